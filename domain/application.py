@@ -1,0 +1,770 @@
+"""Command handling: load aggregates, decide, save every change of a command at once.
+
+A command that loses an optimistic-concurrency race (another command saved one of
+its aggregates first) is run again on fresh state; since nothing of the losing
+attempt was stored, a retry never applies a command twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain import commands as c
+from domain.codes import (
+    CodeCreated,
+    CodeName,
+    QualificationCode,
+    UseKind,
+    check_description,
+    code_name_id,
+    normalise_code,
+)
+from domain.content import (
+    ContentCreated,
+    ContentKind,
+    LearningContent,
+    check_text,
+    check_title,
+)
+from domain.errors import (
+    AlreadyExists,
+    CodeInUse,
+    CodeTaken,
+    ConcurrentUpdate,
+    InvalidDate,
+    InvalidInput,
+    NotFound,
+    NotLive,
+)
+from domain.events import Acting, Aggregate, acting_as
+from domain.learners import (
+    Learner,
+    RecordType,
+    TrainingRecord,
+    UserRegistered,
+    check_email,
+    check_person_name,
+    learner_id,
+    normalise_username,
+)
+from domain.paths import (
+    LearningPath,
+    PathCreated,
+    Step,
+    check_pass_mark,
+    check_points,
+    check_step_count,
+    step_id_for,
+)
+from domain.principal import Principal, Right
+
+RETRIES = 5
+# The newest calendar date anywhere on Earth is UTC+14; a completion dated "today"
+# by a learner in Kiribati is not in the future.
+_EARLIEST_ZONE = timedelta(hours=14)
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class Lookups(Protocol):
+    """What commands need to find that no aggregate id can be derived from."""
+
+    def learner_of_record(self, record_id: str) -> UUID | None:
+        """The learner holding a training record, if it exists."""
+
+    def participants(self, path_id: str) -> list[UUID]:
+        """The learners who joined a path."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command produced and the log position its last event was stored at."""
+
+    value: str | None
+    position: int | None
+
+
+class _Unit:
+    """The aggregates one attempt at a command has loaded or created."""
+
+    def __init__(self, app: Application[UUID]) -> None:
+        self._app = app
+        self._aggregates: dict[UUID, Aggregate] = {}
+        self.record_deltas: Counter[str] = Counter()
+
+    def find(self, cls: type[A], id: UUID) -> A | None:
+        if id not in self._aggregates:
+            try:
+                self._aggregates[id] = self._app.repository.get(id)
+            except AggregateNotFoundError:
+                return None
+        aggregate = self._aggregates[id]
+        return aggregate if isinstance(aggregate, cls) else None
+
+    def add(self, aggregate: A) -> A:
+        self._aggregates[aggregate.id] = aggregate
+        return aggregate
+
+    def changed(self) -> list[Aggregate]:
+        return [a for a in self._aggregates.values() if a.has_changes]
+
+
+Handler = Callable[[_Unit, Any, Principal], str | None]
+
+
+class EventLog(Application[UUID]):
+    """The library's application: event store, repository and notification log."""
+
+    name = "qualify"
+
+
+class Qualify:
+    """The write model: every command of the product, over one event store."""
+
+    def __init__(self, log: EventLog, lookups: Lookups) -> None:
+        self.log = log
+        self.lookups = lookups
+        self._handlers: dict[type, Handler] = {
+            c.CreateCode: self._create_code,
+            c.UpdateCodeDescription: self._update_code_description,
+            c.RenameCode: self._rename_code,
+            c.DeleteCode: self._delete_code,
+            c.CreateContent: self._create_content,
+            c.SetContentCode: self._set_content_code,
+            c.CreateLearningPath: self._create_learning_path,
+            c.SetPathSteps: self._set_path_steps,
+            c.RegisterUser: self._register_user,
+            c.JoinPath: self._join_path,
+            c.Enrol: self._enrol,
+            c.CompleteContent: self._complete_content,
+            c.AddTrainingRecord: self._add_training_record,
+            c.UpdateTrainingRecord: self._update_training_record,
+            c.DeleteRecord: self._delete_record,
+        }
+
+    def execute(
+        self,
+        command: c.Command,
+        principal: Principal,
+        correlation_id: str | None = None,
+    ) -> Outcome:
+        """Run ``command`` for ``principal``, retrying lost races on fresh state."""
+        handler = self._handlers[type(command)]
+        acting = Acting(principal.username, correlation_id or str(uuid4()))
+
+        for _ in range(RETRIES):
+            unit = _Unit(self.log)
+            with acting_as(acting):
+                value = handler(unit, command, principal)
+                self._count_records(unit)
+            changed = unit.changed()
+            if not changed:
+                return Outcome(value, None)
+            try:
+                recordings = self.log.save(*changed)
+            except IntegrityError:
+                continue
+            return Outcome(value, max(r.notification.id for r in recordings))
+
+        raise ConcurrentUpdate(
+            f"Other changes to the same items kept arriving; {RETRIES} attempts "
+            "lost the race. Try again."
+        )
+
+    # Codes
+
+    def _create_code(self, unit: _Unit, cmd: c.CreateCode, by: Principal) -> str:
+        by.require(Right.MANAGE_CODES)
+        name = normalise_code(cmd.code)
+        description = check_description(cmd.description)
+
+        code = self._register(unit, name, description, field="code")
+        return code.code
+
+    def _update_code_description(
+        self, unit: _Unit, cmd: c.UpdateCodeDescription, by: Principal
+    ) -> str:
+        by.require(Right.MANAGE_CODES)
+        code = self._live_code(unit, normalise_code(cmd.code), field="code")
+        description = check_description(cmd.description)
+
+        if description != code.description:
+            code.describe(description)
+        return code.code
+
+    def _rename_code(self, unit: _Unit, cmd: c.RenameCode, by: Principal) -> str:
+        by.require(Right.MANAGE_CODES)
+        old = normalise_code(cmd.code, field="code")
+        new = normalise_code(cmd.new_code, field="newCode")
+        code = self._live_code(unit, old, field="code")
+        if new == old:
+            return new
+
+        self._claim(unit, new, code.id, field="newCode")
+        old_claim = unit.find(CodeName, code_name_id(old))
+        assert old_claim is not None
+        old_claim.release(renamed_to=new)
+        code.rename(new)
+        return new
+
+    def _delete_code(self, unit: _Unit, cmd: c.DeleteCode, by: Principal) -> str:
+        by.require(Right.MANAGE_CODES)
+        name = normalise_code(cmd.code)
+        code = self._live_code(unit, name, field="code")
+
+        if code.in_use:
+            raise CodeInUse(self._describe_uses(unit, code), field="code")
+
+        claim = unit.find(CodeName, code_name_id(name))
+        assert claim is not None
+        claim.release(renamed_to=None)
+        code.delete()
+        return name
+
+    # Content
+
+    def _create_content(self, unit: _Unit, cmd: c.CreateContent, by: Principal) -> str:
+        by.require(Right.MANAGE_CONTENT)
+        details = _content_details(cmd)
+        content = unit.add(
+            LearningContent.start(
+                ContentCreated,
+                uuid4(),
+                kind=cmd.kind.value,
+                title=check_title(cmd.title),
+                description=check_text(cmd.description, "description"),
+                status=cmd.status.value,
+                prerequisite=check_text(cmd.prerequisite, "prerequisite"),
+                recorded_in_training_record=cmd.recorded_in_training_record,
+                details=details,
+            )
+        )
+
+        if cmd.code is not None:
+            self._set_code(unit, content, cmd.code)
+        return str(content.id)
+
+    def _set_content_code(
+        self, unit: _Unit, cmd: c.SetContentCode, by: Principal
+    ) -> str:
+        by.require(Right.MANAGE_CONTENT)
+        content = self._content(unit, cmd.content_id)
+
+        if cmd.code is None:
+            if content.code_id is not None:
+                self._code_by_id(unit, content.code_id).detach(str(content.id))
+                content.set_code(None)
+        else:
+            self._set_code(unit, content, cmd.code)
+        return str(content.id)
+
+    def _set_code(self, unit: _Unit, content: LearningContent, raw: str) -> None:
+        content.check_code_allowed()
+        code = self._code_for_setting(unit, normalise_code(raw), field="code")
+        if content.code_id == str(code.id):
+            return
+
+        if content.code_id is not None:
+            self._code_by_id(unit, content.code_id).detach(str(content.id))
+        code.attach(content.kind.use_kind, str(content.id), str(content.id))
+        content.set_code(code.id)
+
+    # Learning paths
+
+    def _create_learning_path(
+        self, unit: _Unit, cmd: c.CreateLearningPath, by: Principal
+    ) -> str:
+        by.require(Right.MANAGE_CONTENT)
+        path_id = uuid4()
+        name = normalise_code(cmd.code, field="code")
+        code = self._code_for_setting(unit, name, field="code")
+        for kind, _ in code.uses.values():
+            if kind == UseKind.LEARNING_PATH:
+                raise CodeTaken(
+                    f"{name} is already the code of another learning path; "
+                    "each path needs its own code.",
+                    field="code",
+                )
+
+        path = unit.add(
+            LearningPath.start(
+                PathCreated,
+                path_id,
+                code_id=str(code.id),
+                title=check_title(cmd.title),
+                description=check_text(cmd.description, "description"),
+                status=cmd.status.value,
+            )
+        )
+        code.attach(UseKind.LEARNING_PATH, str(path_id), str(path_id))
+        self._replace_steps(unit, path, cmd.steps, cmd.pass_mark)
+        return name
+
+    def _set_path_steps(self, unit: _Unit, cmd: c.SetPathSteps, by: Principal) -> str:
+        by.require(Right.MANAGE_CONTENT)
+        name = normalise_code(cmd.path_code, field="pathCode")
+        path = self._path(unit, name)
+        pass_mark = path.pass_mark if cmd.pass_mark is c.UNCHANGED else cmd.pass_mark
+
+        self._replace_steps(unit, path, cmd.steps, pass_mark)
+
+        # Fewer or easier steps can complete the path for learners already on it.
+        for participant in self.lookups.participants(str(path.id)):
+            learner = unit.find(Learner, participant)
+            if learner is not None:
+                self._award_paths(unit, learner)
+        return name
+
+    def _replace_steps(
+        self,
+        unit: _Unit,
+        path: LearningPath,
+        inputs: tuple[c.StepInput, ...],
+        pass_mark: int | None,
+    ) -> None:
+        check_step_count(len(inputs))
+        steps: list[Step] = []
+        seen: set[str] = set()
+
+        for index, step in enumerate(inputs):
+            field = f"steps[{index}]"
+            name = normalise_code(step.code, field=f"{field}.code")
+            code = self._code_for_setting(unit, name, field=f"{field}.code")
+            if str(code.id) == path.code_id:
+                raise InvalidInput(
+                    f"Step {index + 1} carries the path's own code {name}; a step "
+                    "needs a code of its own.",
+                    field=f"{field}.code",
+                )
+            if name in seen:
+                raise InvalidInput(
+                    f"Two steps carry the code {name}; each step needs its own.",
+                    field=f"{field}.code",
+                )
+            seen.add(name)
+            steps.append(
+                Step(
+                    step_id=str(step_id_for(path.id, code.id)),
+                    code_id=str(code.id),
+                    title=check_title(step.title, field=f"{field}.title"),
+                    points=check_points(step.points, field=f"{field}.points"),
+                    mandatory=step.mandatory,
+                )
+            )
+        total = sum(step.points for step in steps)
+        pass_mark = check_pass_mark(pass_mark, total)
+
+        kept = {step.step_id for step in steps}
+        for old in path.steps:
+            if old.step_id not in kept:
+                self._code_by_id(unit, old.code_id).detach(old.step_id)
+        for new in steps:
+            code = self._code_by_id(unit, new.code_id)
+            code.attach(UseKind.LEARNING_STEP, new.step_id, str(path.id))
+        path.set_steps(tuple(steps), pass_mark)
+
+    # Learners and records
+
+    def _register_user(self, unit: _Unit, cmd: c.RegisterUser, by: Principal) -> str:
+        by.require(Right.MANAGE_USERS)
+        username = normalise_username(cmd.username)
+        if unit.find(Learner, learner_id(username)) is not None:
+            raise AlreadyExists(
+                f"The username {username} is already registered.", field="username"
+            )
+
+        unit.add(
+            Learner.start(
+                UserRegistered,
+                learner_id(username),
+                username=username,
+                email=check_email(cmd.email),
+                first_name=check_person_name(cmd.first_name, "firstName"),
+                last_name=check_person_name(cmd.last_name, "lastName"),
+            )
+        )
+        return username
+
+    def _join_path(self, unit: _Unit, cmd: c.JoinPath, by: Principal) -> str:
+        learner = self._learner(unit, cmd.username)
+        by.require_self_or(learner.username, Right.MANAGE_RECORDS)
+        path = self._path(unit, normalise_code(cmd.path_code, field="pathCode"))
+        if not path.is_live:
+            raise NotLive(f"'{path.title}' is a draft; it cannot be joined yet.")
+
+        learner.join(str(path.id))
+        self._award_paths(unit, learner)
+        return str(path.id)
+
+    def _enrol(self, unit: _Unit, cmd: c.Enrol, by: Principal) -> str:
+        learner = self._learner(unit, cmd.username)
+        by.require_self_or(learner.username, Right.MANAGE_RECORDS)
+        content = self._live_content(unit, cmd.content_id)
+
+        learner.enrol(str(content.id))
+        return str(content.id)
+
+    def _complete_content(
+        self, unit: _Unit, cmd: c.CompleteContent, by: Principal
+    ) -> str | None:
+        by.require(Right.MANAGE_RECORDS)
+        learner = self._learner(unit, cmd.username)
+        content = self._live_content(unit, cmd.content_id)
+        completed = _check_completion_date(cmd.completion_date)
+        content_id = str(content.id)
+
+        # The same completion reported twice is one completion.
+        if learner.completed_on(content_id, completed):
+            return learner.completion_record(content_id, completed)
+
+        record = None
+        if content.recorded_in_training_record:
+            record = TrainingRecord(
+                record_id=str(uuid4()),
+                record_type=RecordType(content.kind.value),
+                object_id=content_id,
+                title=content.title,
+                training_provider="",
+                completion_date=completed,
+                other_information="",
+                code_id=content.code_id,
+            )
+            if content.code_id:
+                unit.record_deltas[content.code_id] += 1
+        learner.complete(content_id, completed, record)
+        self._award_paths(unit, learner)
+        return record.record_id if record else None
+
+    def _add_training_record(
+        self, unit: _Unit, cmd: c.AddTrainingRecord, by: Principal
+    ) -> str:
+        by.require(Right.MANAGE_RECORDS)
+        learner = self._learner(unit, cmd.username)
+        code_id = None
+        if cmd.code is not None:
+            code = self._live_code(unit, normalise_code(cmd.code), field="code")
+            code_id = str(code.id)
+            unit.record_deltas[code_id] += 1
+
+        record = TrainingRecord(
+            record_id=str(uuid4()),
+            record_type=RecordType.TRAINING_RECORD,
+            object_id=None,
+            title=check_title(cmd.title),
+            training_provider=check_text(cmd.training_provider, "trainingProvider"),
+            completion_date=_check_completion_date(cmd.completion_date),
+            other_information=check_text(cmd.other_information, "otherInformation"),
+            code_id=code_id,
+        )
+        learner.add_record(record)
+        self._award_paths(unit, learner)
+        return record.record_id
+
+    def _update_training_record(
+        self, unit: _Unit, cmd: c.UpdateTrainingRecord, by: Principal
+    ) -> str:
+        by.require(Right.MANAGE_RECORDS)
+        learner, old = self._find_record(unit, cmd.record_id)
+        code_id = old.code_id
+        if cmd.code is None:
+            code_id = None
+        elif cmd.code is not c.UNCHANGED:
+            code_id = str(
+                self._live_code(unit, normalise_code(cmd.code), field="code").id
+            )
+
+        new = TrainingRecord(
+            record_id=old.record_id,
+            record_type=old.record_type,
+            object_id=old.object_id,
+            title=_or(cmd.title, old.title, check_title),
+            training_provider=_or(
+                cmd.training_provider,
+                old.training_provider,
+                lambda v: check_text(v, "trainingProvider"),
+            ),
+            completion_date=_or(
+                cmd.completion_date, old.completion_date, _check_completion_date
+            ),
+            other_information=_or(
+                cmd.other_information,
+                old.other_information,
+                lambda v: check_text(v, "otherInformation"),
+            ),
+            code_id=code_id,
+        )
+        if new.code_id != old.code_id:
+            if old.code_id:
+                unit.record_deltas[old.code_id] -= 1
+            if new.code_id:
+                unit.record_deltas[new.code_id] += 1
+        learner.update_record(new)
+        self._award_paths(unit, learner)
+        return new.record_id
+
+    def _delete_record(self, unit: _Unit, cmd: c.DeleteRecord, by: Principal) -> str:
+        by.require(Right.MANAGE_RECORDS)
+        learner, record = self._find_record(unit, cmd.record_id)
+
+        if record.code_id:
+            unit.record_deltas[record.code_id] -= 1
+        learner.delete_record(record.record_id)
+        return record.record_id
+
+    def _award_paths(self, unit: _Unit, learner: Learner) -> None:
+        """Award every joined path the learner's records now complete, once each."""
+        awarded_one = True
+        # An award carries the path's code, which may be a step of another path.
+        while awarded_one:
+            awarded_one = False
+            held = learner.held_codes()
+            for path_id in sorted(learner.joined_paths - learner.awarded_paths.keys()):
+                path = unit.find(LearningPath, UUID(path_id))
+                if path is None:
+                    continue
+                progress = path.measure(held)
+                if not progress.complete:
+                    continue
+
+                learner.award(path_id, _path_record(learner, path, progress.satisfied))
+                unit.record_deltas[path.code_id] += 1
+                held[path.code_id] += 1
+                awarded_one = True
+
+    def _count_records(self, unit: _Unit) -> None:
+        """Tell each code how many records now carry it, so a delete sees them."""
+        for code_id, delta in sorted(unit.record_deltas.items()):
+            code = self._code_by_id(unit, code_id)
+            if delta > 0:
+                code.add_records(delta)
+            elif delta < 0:
+                code.remove_records(-delta)
+
+    # Loading
+
+    def _register(
+        self, unit: _Unit, name: str, description: str, field: str
+    ) -> QualificationCode:
+        code = unit.add(
+            QualificationCode.start(
+                CodeCreated, uuid4(), code=name, description=description
+            )
+        )
+        self._claim(unit, name, code.id, field=field)
+        return code
+
+    def _claim(self, unit: _Unit, name: str, code_id: UUID, field: str) -> None:
+        claim = unit.find(CodeName, code_name_id(name))
+        if claim is None:
+            unit.add(CodeName.claim_new(name, code_id))
+        elif claim.code_id is None:
+            claim.claim(code_id)
+        else:
+            raise CodeTaken(
+                f"The qualification code {name} is already taken.", field=field
+            )
+
+    def _live_code(self, unit: _Unit, name: str, field: str) -> QualificationCode:
+        claim = unit.find(CodeName, code_name_id(name))
+        if claim is None or claim.code_id is None:
+            raise NotFound(self._missing_code(unit, name, claim), field=field)
+        return self._code_by_id(unit, claim.code_id)
+
+    def _missing_code(self, unit: _Unit, name: str, claim: CodeName | None) -> str:
+        # Follow a chain of renames (A to B, then B to C) to the live name.
+        seen = {name}
+        while claim is not None and claim.renamed_to and claim.renamed_to not in seen:
+            target = claim.renamed_to
+            seen.add(target)
+            claim = unit.find(CodeName, code_name_id(target))
+            if claim is not None and claim.code_id is not None:
+                return f"The qualification code {name} was renamed to {target}."
+        return f"There is no qualification code {name}."
+
+    def _code_for_setting(
+        self, unit: _Unit, name: str, field: str
+    ) -> QualificationCode:
+        """The live code of that name, registered on the spot when it is new."""
+        claim = unit.find(CodeName, code_name_id(name))
+        if claim is not None and claim.code_id is not None:
+            return self._code_by_id(unit, claim.code_id)
+        return self._register(unit, name, "", field=field)
+
+    def _code_by_id(self, unit: _Unit, code_id: str) -> QualificationCode:
+        code = unit.find(QualificationCode, UUID(code_id))
+        if code is None:
+            raise RuntimeError(f"code {code_id} is referenced but not stored")
+        return code
+
+    def _content(self, unit: _Unit, content_id: str) -> LearningContent:
+        content = unit.find(LearningContent, _parse_id(content_id, "contentId"))
+        if content is None:
+            raise NotFound(
+                f"There is no course, quiz or training event {content_id}.",
+                field="contentId",
+            )
+        return content
+
+    def _live_content(self, unit: _Unit, content_id: str) -> LearningContent:
+        content = self._content(unit, content_id)
+        if not content.is_live:
+            raise NotLive(
+                f"'{content.title}' is a draft; learners cannot use it yet.",
+                field="contentId",
+            )
+        return content
+
+    def _path(self, unit: _Unit, name: str) -> LearningPath:
+        claim = unit.find(CodeName, code_name_id(name))
+        if claim is not None and claim.code_id is not None:
+            code = self._code_by_id(unit, claim.code_id)
+            for owner_id, (kind, _) in code.uses.items():
+                if kind == UseKind.LEARNING_PATH:
+                    path = unit.find(LearningPath, UUID(owner_id))
+                    if path is not None:
+                        return path
+        raise NotFound(f"There is no learning path with code {name}.", field="pathCode")
+
+    def _learner(self, unit: _Unit, raw: str) -> Learner:
+        username = normalise_username(raw)
+        learner = unit.find(Learner, learner_id(username))
+        if learner is None:
+            raise NotFound(f"No user is registered as {username}.", field="username")
+        return learner
+
+    def _find_record(
+        self, unit: _Unit, record_id: str
+    ) -> tuple[Learner, TrainingRecord]:
+        _parse_id(record_id, "recordId")
+        owner = self.lookups.learner_of_record(record_id)
+        learner = unit.find(Learner, owner) if owner else None
+        if learner is None or record_id not in learner.records:
+            raise NotFound(
+                f"There is no training record {record_id}.", field="recordId"
+            )
+        return learner, learner.records[record_id]
+
+    def _describe_uses(self, unit: _Unit, code: QualificationCode) -> str:
+        places = []
+        for owner_id, (kind, container_id) in sorted(code.uses.items()):
+            places.append(self._describe_use(unit, kind, owner_id, container_id))
+        if code.record_count:
+            noun = "record" if code.record_count == 1 else "records"
+            places.append(f"{code.record_count} active training {noun}")
+        return (
+            f"{code.code} cannot be deleted while it is used by "
+            f"{'; '.join(places)}. Remove the code from each of them first."
+        )
+
+    def _describe_use(
+        self, unit: _Unit, kind: str, owner_id: str, container_id: str
+    ) -> str:
+        if kind == UseKind.LEARNING_STEP:
+            path = unit.find(LearningPath, UUID(container_id))
+            step = (
+                next((s for s in path.steps if s.step_id == owner_id), None)
+                if path
+                else None
+            )
+            step_title = step.title if step else owner_id
+            path_title = path.title if path else container_id
+            return (
+                f"learning step '{step_title}' of path '{path_title}' (id {owner_id})"
+            )
+        if kind == UseKind.LEARNING_PATH:
+            path = unit.find(LearningPath, UUID(owner_id))
+            title = path.title if path else owner_id
+            return f"learning path '{title}' (id {owner_id})"
+        content = unit.find(LearningContent, UUID(owner_id))
+        title = content.title if content else owner_id
+        label = ContentKind(kind).label.lower()
+        return f"{label} '{title}' (id {owner_id})"
+
+
+def _content_details(cmd: c.CreateContent) -> dict[str, Any]:
+    if cmd.kind is ContentKind.COURSE:
+        return {"modules": [_module(i, m) for i, m in enumerate(cmd.modules)]}
+    if cmd.kind is ContentKind.QUIZ:
+        if cmd.pass_mark is None or not 0 <= cmd.pass_mark <= 100:
+            raise InvalidInput(
+                "A quiz needs a pass mark from 0 to 100 percent.", field="passMark"
+            )
+        return {"pass_mark": cmd.pass_mark}
+    return {"sessions": [_session(i, s) for i, s in enumerate(cmd.sessions)]}
+
+
+def _module(index: int, module: c.Module) -> dict[str, Any]:
+    field = f"modules[{index}]"
+    if not 0 < module.length_minutes <= 100_000:
+        raise InvalidInput(
+            "A module's length is a whole number of minutes from 1 to 100000; "
+            f"got {module.length_minutes}.",
+            field=f"{field}.lengthMinutes",
+        )
+    return {
+        "title": check_title(module.title, field=f"{field}.title"),
+        "description": check_text(module.description, f"{field}.description"),
+        "length_minutes": module.length_minutes,
+    }
+
+
+def _session(index: int, session: c.Session) -> dict[str, Any]:
+    field = f"sessions[{index}]"
+    location = None
+    if session.location is not None:
+        location = check_text(session.location, f"{field}.location") or None
+    return {"starts_at": session.starts_at.isoformat(), "location": location}
+
+
+def _check_completion_date(value: date) -> date:
+    latest = (datetime.now(UTC) + _EARLIEST_ZONE).date()
+    if value > latest:
+        raise InvalidDate(
+            f"The completion date {value.isoformat()} is in the future.",
+            field="completionDate",
+        )
+    return value
+
+
+def _path_record(
+    learner: Learner, path: LearningPath, satisfied: Iterable[Step]
+) -> TrainingRecord:
+    # A path is completed on the day its last counted step was completed.
+    codes = {step.code_id for step in satisfied}
+    dates = [r.completion_date for r in learner.records.values() if r.code_id in codes]
+    return TrainingRecord(
+        record_id=str(uuid4()),
+        record_type=RecordType.LEARNING_PATH,
+        object_id=str(path.id),
+        title=path.title,
+        training_provider="",
+        completion_date=max(dates, default=datetime.now(UTC).date()),
+        other_information="",
+        code_id=path.code_id,
+    )
+
+
+def _parse_id(value: str, field: str) -> UUID:
+    try:
+        return UUID(value.strip())
+    except ValueError:
+        raise NotFound(
+            f"{value!r} is not an id this system issued.", field=field
+        ) from None
+
+
+T = TypeVar("T")
+
+
+def _or(value: T | c.Unchanged, old: T, check: Callable[[T], T]) -> T:
+    if value is c.UNCHANGED:
+        return old
+    return check(value)
