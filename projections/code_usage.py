@@ -1,0 +1,271 @@
+"""The code list and the code-usage index (the admin page's "Used In" column).
+
+Everything else refers to a code by its id, so a rename changes one row here and
+every read model that shows the code shows the new name at once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from domain import codes as ev
+from domain.content import ContentCreated
+from domain.events import Event
+from domain.paths import PathCreated, PathStepsSet
+from projections.paging import Page, decode_cursor, encode_cursor, like_pattern
+from projections.projection import Apply, Projection
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    code_id: str
+    code: str
+    description: str
+    created_at: str
+    active_record_count: int
+
+
+@dataclass(frozen=True)
+class Use:
+    code_id: str
+    kind: str
+    owner_id: str
+    path_id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class NameRow:
+    name: str
+    code_id: str | None
+    renamed_to: str | None
+
+
+class CodeUsage(Projection):
+    """Codes, what uses each, and how many active records carry it."""
+
+    name = "code_usage"
+    version = 1
+    tables = ("codes", "code_uses", "use_titles", "code_names")
+    schema = (
+        """CREATE TABLE codes (
+            code_id TEXT PRIMARY KEY,
+            code TEXT NOT NULL,
+            description TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            deleted_at TEXT,
+            active_record_count INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX codes_live ON codes (code) WHERE deleted_at IS NULL",
+        """CREATE TABLE code_uses (
+            code_id TEXT NOT NULL,
+            owner_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            path_id TEXT NOT NULL,
+            PRIMARY KEY (code_id, owner_id)
+        )""",
+        """CREATE TABLE use_titles (
+            owner_id TEXT PRIMARY KEY,
+            title TEXT NOT NULL
+        )""",
+        """CREATE TABLE code_names (
+            name TEXT PRIMARY KEY,
+            code_id TEXT,
+            renamed_to TEXT
+        )""",
+    )
+
+    def handlers(self) -> Mapping[type[Event], Apply]:
+        return {
+            ev.CodeCreated: _created,
+            ev.CodeDescriptionUpdated: _described,
+            ev.CodeRenamed: _renamed,
+            ev.CodeDeleted: _deleted,
+            ev.CodeAttached: _attached,
+            ev.CodeDetached: _detached,
+            ev.CodeRecordsAdded: _records_added,
+            ev.CodeRecordsRemoved: _records_removed,
+            ev.CodeNameClaimed: _name_claimed,
+            ev.CodeNameReleased: _name_released,
+            ContentCreated: _content_titled,
+            PathCreated: _path_titled,
+            PathStepsSet: _steps_titled,
+        }
+
+
+def _created(db: sqlite3.Connection, e: ev.CodeCreated) -> None:
+    db.execute(
+        "INSERT INTO codes (code_id, code, description, created_at) VALUES (?,?,?,?)",
+        (str(e.originator_id), e.code, e.description, e.timestamp.isoformat()),
+    )
+
+
+def _described(db: sqlite3.Connection, e: ev.CodeDescriptionUpdated) -> None:
+    db.execute(
+        "UPDATE codes SET description = ? WHERE code_id = ?",
+        (e.description, str(e.originator_id)),
+    )
+
+
+def _renamed(db: sqlite3.Connection, e: ev.CodeRenamed) -> None:
+    db.execute(
+        "UPDATE codes SET code = ? WHERE code_id = ?",
+        (e.new_code, str(e.originator_id)),
+    )
+
+
+def _deleted(db: sqlite3.Connection, e: ev.CodeDeleted) -> None:
+    db.execute(
+        "UPDATE codes SET deleted_at = ? WHERE code_id = ?",
+        (e.timestamp.isoformat(), str(e.originator_id)),
+    )
+
+
+def _attached(db: sqlite3.Connection, e: ev.CodeAttached) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO code_uses VALUES (?,?,?,?)",
+        (str(e.originator_id), e.owner_id, e.kind, e.container_id),
+    )
+
+
+def _detached(db: sqlite3.Connection, e: ev.CodeDetached) -> None:
+    db.execute(
+        "DELETE FROM code_uses WHERE code_id = ? AND owner_id = ?",
+        (str(e.originator_id), e.owner_id),
+    )
+
+
+def _records_added(db: sqlite3.Connection, e: ev.CodeRecordsAdded) -> None:
+    db.execute(
+        "UPDATE codes SET active_record_count = active_record_count + ? "
+        "WHERE code_id = ?",
+        (e.count, str(e.originator_id)),
+    )
+
+
+def _records_removed(db: sqlite3.Connection, e: ev.CodeRecordsRemoved) -> None:
+    db.execute(
+        "UPDATE codes SET active_record_count = active_record_count - ? "
+        "WHERE code_id = ?",
+        (e.count, str(e.originator_id)),
+    )
+
+
+def _name_claimed(db: sqlite3.Connection, e: ev.CodeNameClaimed) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO code_names VALUES (?, ?, NULL)", (e.name, e.code_id)
+    )
+
+
+def _name_released(db: sqlite3.Connection, e: ev.CodeNameReleased) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO code_names VALUES (?, NULL, ?)", (e.name, e.renamed_to)
+    )
+
+
+def _content_titled(db: sqlite3.Connection, e: ContentCreated) -> None:
+    _title(db, str(e.originator_id), e.title)
+
+
+def _path_titled(db: sqlite3.Connection, e: PathCreated) -> None:
+    _title(db, str(e.originator_id), e.title)
+
+
+def _steps_titled(db: sqlite3.Connection, e: PathStepsSet) -> None:
+    for step in e.steps:
+        _title(db, step["step_id"], step["title"])
+
+
+def _title(db: sqlite3.Connection, owner_id: str, title: str) -> None:
+    db.execute("INSERT OR REPLACE INTO use_titles VALUES (?, ?)", (owner_id, title))
+
+
+# Queries
+
+_CODE_COLUMNS = "code_id, code, description, created_at, active_record_count"
+
+
+def code_page(
+    db: sqlite3.Connection, search: str | None, first: int, after: str | None
+) -> Page[CodeRow]:
+    """Live codes in name order, ``first`` after the cursor, matching ``search``."""
+    where = ["deleted_at IS NULL"]
+    params: list[object] = []
+    if search:
+        where.append("(code LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
+        pattern = like_pattern(search)
+        params += [pattern, pattern]
+    condition = " AND ".join(where)
+    total = db.execute(f"SELECT COUNT(*) FROM codes WHERE {condition}", params)
+
+    count = total.fetchone()[0]
+    if after is not None:
+        condition += " AND code > ?"
+        params += decode_cursor(after, "code")
+    rows = db.execute(
+        f"SELECT {_CODE_COLUMNS} FROM codes WHERE {condition} ORDER BY code LIMIT ?",
+        [*params, first + 1],
+    ).fetchall()
+
+    items = [CodeRow(**row) for row in rows[:first]]
+    return Page(
+        items=items,
+        total_count=count,
+        has_next_page=len(rows) > first,
+        has_previous_page=after is not None,
+        cursors=[encode_cursor("code", item.code) for item in items],
+    )
+
+
+def live_code(db: sqlite3.Connection, code: str) -> CodeRow | None:
+    """The live code of that name."""
+    row = db.execute(
+        f"SELECT {_CODE_COLUMNS} FROM codes WHERE code = ? AND deleted_at IS NULL",
+        (code,),
+    ).fetchone()
+    return CodeRow(**row) if row else None
+
+
+def codes_by_id(db: sqlite3.Connection, code_ids: Sequence[str]) -> dict[str, CodeRow]:
+    """Codes (live or deleted) by id, for showing a code's current name."""
+    found: dict[str, CodeRow] = {}
+    for chunk in _chunks(code_ids):
+        marks = ",".join("?" * len(chunk))
+        for row in db.execute(
+            f"SELECT {_CODE_COLUMNS} FROM codes WHERE code_id IN ({marks})", chunk
+        ):
+            found[row["code_id"]] = CodeRow(**row)
+    return found
+
+
+def uses_of(db: sqlite3.Connection, code_ids: Sequence[str]) -> dict[str, list[Use]]:
+    """What uses each code: content first, then paths, then steps."""
+    found: dict[str, list[Use]] = {code_id: [] for code_id in code_ids}
+    for chunk in _chunks(code_ids):
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(
+            "SELECT u.code_id, u.kind, u.owner_id, u.path_id, "
+            "COALESCE(t.title, '') AS title FROM code_uses u "
+            "LEFT JOIN use_titles t ON t.owner_id = u.owner_id "
+            f"WHERE u.code_id IN ({marks}) ORDER BY u.code_id, "
+            "CASE u.kind WHEN 'LEARNING_PATH' THEN 1 WHEN 'LEARNING_STEP' THEN 2 "
+            "ELSE 0 END, title, u.owner_id",
+            chunk,
+        )
+        for row in rows:
+            found[row["code_id"]].append(Use(**row))
+    return found
+
+
+def name_history(db: sqlite3.Connection, name: str) -> NameRow | None:
+    """Who holds a name now, or where it went."""
+    row = db.execute("SELECT * FROM code_names WHERE name = ?", (name,)).fetchone()
+    return NameRow(**row) if row else None
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> list[list[str]]:
+    # SQLite caps the number of bound parameters in one statement.
+    unique = list(dict.fromkeys(values))
+    return [unique[i : i + size] for i in range(0, len(unique), size)]

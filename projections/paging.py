@@ -1,0 +1,68 @@
+"""Keyset paging: a page of rows after an opaque cursor, never an offset."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from domain.errors import InvalidInput
+
+T = TypeVar("T")
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a longer list, with the cursor of each item."""
+
+    items: Sequence[T]
+    total_count: int
+    has_next_page: bool
+    has_previous_page: bool
+    cursors: Sequence[str]
+
+
+def encode_cursor(kind: str, *key: str) -> str:
+    """An opaque cursor naming the list it belongs to and the item's sort key."""
+    text = json.dumps([kind, *key], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kind: str, parts: int = 1) -> list[str]:
+    """The sort key in ``cursor``; refused when damaged or from another list."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        value = None
+    if (
+        not isinstance(value, list)
+        or len(value) != parts + 1
+        or value[0] != kind
+        or not all(isinstance(part, str) for part in value[1:])
+    ):
+        raise InvalidInput(
+            "The cursor is damaged or belongs to another list; use one this list "
+            "returned.",
+            field="after",
+        )
+    return value[1:]
+
+
+def check_page_size(first: int) -> int:
+    """Pages hold 1 to 100 items."""
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise InvalidInput(
+            f"first must be from 1 to {MAX_PAGE_SIZE}; got {first}.", field="first"
+        )
+    return first
+
+
+def like_pattern(search: str) -> str:
+    """A LIKE pattern matching ``search`` anywhere, wildcards taken literally."""
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -1,0 +1,307 @@
+"""Learning paths, their participants, and how far each participant has come.
+
+The tables hold the facts (steps, who joined, which codes each learner holds);
+progress is measured from them when asked, with the same rule the write model
+awards paths by, so a change of steps re-measures every participant at once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from domain import learners as lev
+from domain import paths as ev
+from domain.events import Event
+from domain.paths import Progress, Step, measure
+from projections.paging import Page, decode_cursor, encode_cursor
+from projections.projection import Apply, Projection
+
+
+@dataclass(frozen=True)
+class PathRow:
+    path_id: str
+    code_id: str
+    title: str
+    description: str
+    status: str
+    pass_mark: int | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ParticipantRow:
+    path_id: str
+    learner_id: str
+    username: str
+    joined_at: str
+    completed_at: str | None
+    award_record_id: str | None
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    participant: ParticipantRow
+    progress: Progress
+
+
+class PathProgress(Projection):
+    """Paths, steps, participants and the codes each learner holds."""
+
+    name = "path_progress"
+    version = 1
+    tables = ("learning_paths", "path_steps", "path_participants", "held_codes")
+    schema = (
+        """CREATE TABLE learning_paths (
+            path_id TEXT PRIMARY KEY,
+            code_id TEXT NOT NULL,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL,
+            status TEXT NOT NULL,
+            pass_mark INTEGER,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX learning_paths_by_code ON learning_paths (code_id)",
+        """CREATE TABLE path_steps (
+            path_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            step_id TEXT NOT NULL,
+            code_id TEXT NOT NULL,
+            title TEXT NOT NULL,
+            points INTEGER NOT NULL,
+            mandatory INTEGER NOT NULL,
+            PRIMARY KEY (path_id, position)
+        )""",
+        """CREATE TABLE path_participants (
+            path_id TEXT NOT NULL,
+            learner_id TEXT NOT NULL,
+            joined_at TEXT NOT NULL,
+            completed_at TEXT,
+            award_record_id TEXT,
+            PRIMARY KEY (path_id, learner_id)
+        )""",
+        "CREATE INDEX path_participants_by_learner ON path_participants (learner_id)",
+        """CREATE TABLE held_codes (
+            learner_id TEXT NOT NULL,
+            code_id TEXT NOT NULL,
+            record_count INTEGER NOT NULL,
+            PRIMARY KEY (learner_id, code_id)
+        )""",
+    )
+
+    def handlers(self) -> Mapping[type[Event], Apply]:
+        return {
+            ev.PathCreated: _created,
+            ev.PathStepsSet: _steps_set,
+            lev.PathJoined: _joined,
+            lev.PathCompleted: _completed,
+            lev.TrainingRecordAdded: _record_added,
+            lev.TrainingRecordUpdated: _record_updated,
+            lev.TrainingRecordDeleted: _record_deleted,
+        }
+
+
+def _created(db: sqlite3.Connection, e: ev.PathCreated) -> None:
+    db.execute(
+        "INSERT INTO learning_paths VALUES (?,?,?,?,?,NULL,?)",
+        (
+            str(e.originator_id),
+            e.code_id,
+            e.title,
+            e.description,
+            e.status,
+            e.timestamp.isoformat(),
+        ),
+    )
+
+
+def _steps_set(db: sqlite3.Connection, e: ev.PathStepsSet) -> None:
+    path_id = str(e.originator_id)
+    db.execute(
+        "UPDATE learning_paths SET pass_mark = ? WHERE path_id = ?",
+        (e.pass_mark, path_id),
+    )
+    db.execute("DELETE FROM path_steps WHERE path_id = ?", (path_id,))
+    db.executemany(
+        "INSERT INTO path_steps VALUES (?,?,?,?,?,?,?)",
+        [
+            (
+                path_id,
+                position,
+                s["step_id"],
+                s["code_id"],
+                s["title"],
+                s["points"],
+                int(s["mandatory"]),
+            )
+            for position, s in enumerate(e.steps)
+        ],
+    )
+
+
+def _joined(db: sqlite3.Connection, e: lev.PathJoined) -> None:
+    db.execute(
+        "INSERT OR IGNORE INTO path_participants VALUES (?,?,?,NULL,NULL)",
+        (e.path_id, str(e.originator_id), e.timestamp.isoformat()),
+    )
+
+
+def _completed(db: sqlite3.Connection, e: lev.PathCompleted) -> None:
+    db.execute(
+        "UPDATE path_participants SET completed_at = ?, award_record_id = ? "
+        "WHERE path_id = ? AND learner_id = ?",
+        (e.timestamp.isoformat(), e.record_id, e.path_id, str(e.originator_id)),
+    )
+
+
+def _hold(db: sqlite3.Connection, learner_id: str, code_id: str | None, n: int) -> None:
+    if code_id is None:
+        return
+    db.execute(
+        "INSERT INTO held_codes VALUES (?, ?, ?) ON CONFLICT (learner_id, code_id) "
+        "DO UPDATE SET record_count = record_count + excluded.record_count",
+        (learner_id, code_id, n),
+    )
+    db.execute(
+        "DELETE FROM held_codes WHERE learner_id = ? AND code_id = ? "
+        "AND record_count <= 0",
+        (learner_id, code_id),
+    )
+
+
+def _record_added(db: sqlite3.Connection, e: lev.TrainingRecordAdded) -> None:
+    _hold(db, str(e.originator_id), e.code_id, 1)
+
+
+def _record_updated(db: sqlite3.Connection, e: lev.TrainingRecordUpdated) -> None:
+    if e.code_id != e.previous_code_id:
+        _hold(db, str(e.originator_id), e.previous_code_id, -1)
+        _hold(db, str(e.originator_id), e.code_id, 1)
+
+
+def _record_deleted(db: sqlite3.Connection, e: lev.TrainingRecordDeleted) -> None:
+    _hold(db, str(e.originator_id), e.code_id, -1)
+
+
+# Queries
+
+_PATH_COLUMNS = "path_id, code_id, title, description, status, pass_mark, created_at"
+
+
+def path_by_code_id(db: sqlite3.Connection, code_id: str) -> PathRow | None:
+    """The path whose own code is ``code_id``."""
+    row = db.execute(
+        f"SELECT {_PATH_COLUMNS} FROM learning_paths WHERE code_id = ?", (code_id,)
+    ).fetchone()
+    return PathRow(**row) if row else None
+
+
+def paths_by_id(db: sqlite3.Connection, path_ids: Sequence[str]) -> dict[str, PathRow]:
+    """Paths by id."""
+    unique = list(dict.fromkeys(path_ids))
+    marks = ",".join("?" * len(unique))
+    rows = db.execute(
+        f"SELECT {_PATH_COLUMNS} FROM learning_paths WHERE path_id IN ({marks})",
+        unique,
+    )
+    return {row["path_id"]: PathRow(**row) for row in rows}
+
+
+def steps_of(db: sqlite3.Connection, path_id: str) -> tuple[Step, ...]:
+    """A path's steps in order."""
+    rows = db.execute(
+        "SELECT step_id, code_id, title, points, mandatory FROM path_steps "
+        "WHERE path_id = ? ORDER BY position",
+        (path_id,),
+    )
+    return tuple(
+        Step(
+            step_id=row["step_id"],
+            code_id=row["code_id"],
+            title=row["title"],
+            points=row["points"],
+            mandatory=bool(row["mandatory"]),
+        )
+        for row in rows
+    )
+
+
+_PARTICIPANT = (
+    "SELECT p.path_id, p.learner_id, l.username, p.joined_at, p.completed_at, "
+    "p.award_record_id FROM path_participants p "
+    "JOIN learners l ON l.learner_id = p.learner_id "
+)
+
+
+def participant(
+    db: sqlite3.Connection, path_id: str, learner_id: str
+) -> ParticipantRow | None:
+    """One participant of a path."""
+    row = db.execute(
+        f"{_PARTICIPANT} WHERE p.path_id = ? AND p.learner_id = ?",
+        (path_id, learner_id),
+    ).fetchone()
+    return ParticipantRow(**row) if row else None
+
+
+def participant_ids(db: sqlite3.Connection, path_id: str) -> list[str]:
+    """Everyone who joined a path."""
+    rows = db.execute(
+        "SELECT learner_id FROM path_participants WHERE path_id = ?", (path_id,)
+    )
+    return [row[0] for row in rows]
+
+
+def progress_of(
+    db: sqlite3.Connection,
+    path: PathRow,
+    steps: tuple[Step, ...],
+    learner_ids: Sequence[str],
+) -> dict[str, Progress]:
+    """Progress of each learner on ``path``, in one query however many learners."""
+    held: dict[str, set[str]] = defaultdict(set)
+    if learner_ids and steps:
+        marks = ",".join("?" * len(learner_ids))
+        rows = db.execute(
+            "SELECT h.learner_id, h.code_id FROM held_codes h "
+            "JOIN path_steps s ON s.code_id = h.code_id AND s.path_id = ? "
+            f"WHERE h.learner_id IN ({marks})",
+            [path.path_id, *learner_ids],
+        )
+        for row in rows:
+            held[row["learner_id"]].add(row["code_id"])
+    return {
+        learner_id: measure(steps, path.pass_mark, held[learner_id])
+        for learner_id in learner_ids
+    }
+
+
+def participant_page(
+    db: sqlite3.Connection, path: PathRow, first: int, after: str | None
+) -> Page[ProgressRow]:
+    """Participants in username order, with their progress."""
+    count = db.execute(
+        "SELECT COUNT(*) FROM path_participants WHERE path_id = ?", (path.path_id,)
+    ).fetchone()[0]
+    condition = "p.path_id = ?"
+    params: list[object] = [path.path_id]
+    if after is not None:
+        condition += " AND l.username > ?"
+        params += decode_cursor(after, "participant")
+    rows = db.execute(
+        f"{_PARTICIPANT} WHERE {condition} ORDER BY l.username LIMIT ?",
+        [*params, first + 1],
+    ).fetchall()
+
+    participants = [ParticipantRow(**row) for row in rows[:first]]
+    steps = steps_of(db, path.path_id)
+    progress = progress_of(db, path, steps, [p.learner_id for p in participants])
+    return Page(
+        items=[ProgressRow(p, progress[p.learner_id]) for p in participants],
+        total_count=count,
+        has_next_page=len(rows) > first,
+        has_previous_page=after is not None,
+        cursors=[encode_cursor("participant", p.username) for p in participants],
+    )

@@ -1,0 +1,35 @@
+"""A read model: its tables, its version, and how each event changes its rows."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from domain.events import Event
+
+Apply = Callable[[sqlite3.Connection, Any], None]
+
+
+class Projection:
+    """Base of the read models; subclasses list tables, version and handlers.
+
+    A change to a read model's tables bumps ``version``: the follower then drops
+    and rebuilds that read model from the log.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    tables: ClassVar[Sequence[str]]
+    schema: ClassVar[Sequence[str]]
+
+    def handlers(self) -> Mapping[type[Event], Apply]:
+        """Which events change this read model, and how."""
+        raise NotImplementedError
+
+    def create(self, db: sqlite3.Connection) -> None:
+        """Create the tables, dropping any older shape first."""
+        for table in self.tables:
+            db.execute(f"DROP TABLE IF EXISTS {table}")
+        for statement in self.schema:
+            db.execute(statement)

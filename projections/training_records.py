@@ -1,0 +1,169 @@
+"""Training records per learner and per code; a deleted record leaves this table."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from domain import learners as ev
+from domain.events import Event
+from projections.paging import Page, decode_cursor, encode_cursor
+from projections.projection import Apply, Projection
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    record_id: str
+    learner_id: str
+    username: str
+    record_type: str
+    object_id: str | None
+    title: str
+    training_provider: str
+    completion_date: str
+    other_information: str
+    code_id: str | None
+    code: str | None
+    recorded_at: str
+
+
+class TrainingRecords(Projection):
+    """The active records of every learner."""
+
+    name = "training_records"
+    version = 1
+    tables = ("training_records",)
+    schema = (
+        """CREATE TABLE training_records (
+            record_id TEXT PRIMARY KEY,
+            learner_id TEXT NOT NULL,
+            record_type TEXT NOT NULL,
+            object_id TEXT,
+            title TEXT NOT NULL,
+            training_provider TEXT NOT NULL,
+            completion_date TEXT NOT NULL,
+            other_information TEXT NOT NULL,
+            code_id TEXT,
+            recorded_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX training_records_by_learner "
+        "ON training_records (learner_id, completion_date, record_id)",
+        "CREATE INDEX training_records_by_code "
+        "ON training_records (code_id, completion_date, record_id)",
+    )
+
+    def handlers(self) -> Mapping[type[Event], Apply]:
+        return {
+            ev.TrainingRecordAdded: _added,
+            ev.TrainingRecordUpdated: _updated,
+            ev.TrainingRecordDeleted: _deleted,
+        }
+
+
+def _added(db: sqlite3.Connection, e: ev.TrainingRecordAdded) -> None:
+    db.execute(
+        "INSERT INTO training_records VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (
+            e.record_id,
+            str(e.originator_id),
+            e.record_type,
+            e.object_id,
+            e.title,
+            e.training_provider,
+            e.completion_date,
+            e.other_information,
+            e.code_id,
+            e.timestamp.isoformat(),
+        ),
+    )
+
+
+def _updated(db: sqlite3.Connection, e: ev.TrainingRecordUpdated) -> None:
+    db.execute(
+        "UPDATE training_records SET title = ?, training_provider = ?, "
+        "completion_date = ?, other_information = ?, code_id = ? WHERE record_id = ?",
+        (
+            e.title,
+            e.training_provider,
+            e.completion_date,
+            e.other_information,
+            e.code_id,
+            e.record_id,
+        ),
+    )
+
+
+def _deleted(db: sqlite3.Connection, e: ev.TrainingRecordDeleted) -> None:
+    db.execute("DELETE FROM training_records WHERE record_id = ?", (e.record_id,))
+
+
+# Queries
+
+_SELECT = (
+    "SELECT r.record_id, r.learner_id, l.username, r.record_type, r.object_id, "
+    "r.title, r.training_provider, r.completion_date, r.other_information, "
+    "r.code_id, c.code, r.recorded_at FROM training_records r "
+    "JOIN learners l ON l.learner_id = r.learner_id "
+    "LEFT JOIN codes c ON c.code_id = r.code_id "
+)
+
+
+def record_page(
+    db: sqlite3.Connection,
+    learner_id: str | None,
+    code_id: str | None,
+    first: int,
+    after: str | None,
+) -> Page[RecordRow]:
+    """Records newest first, for a learner, a code, or both."""
+    where: list[str] = []
+    params: list[object] = []
+    if learner_id is not None:
+        where.append("r.learner_id = ?")
+        params.append(learner_id)
+    if code_id is not None:
+        where.append("r.code_id = ?")
+        params.append(code_id)
+    condition = " AND ".join(where) or "1 = 1"
+    count = db.execute(
+        f"SELECT COUNT(*) FROM training_records r WHERE {condition}", params
+    ).fetchone()[0]
+
+    if after is not None:
+        completion_date, record_id = decode_cursor(after, "record", parts=2)
+        condition += (
+            " AND (r.completion_date < ? OR "
+            "(r.completion_date = ? AND r.record_id < ?))"
+        )
+        params += [completion_date, completion_date, record_id]
+    rows = db.execute(
+        f"{_SELECT} WHERE {condition} "
+        "ORDER BY r.completion_date DESC, r.record_id DESC LIMIT ?",
+        [*params, first + 1],
+    ).fetchall()
+
+    items = [RecordRow(**row) for row in rows[:first]]
+    return Page(
+        items=items,
+        total_count=count,
+        has_next_page=len(rows) > first,
+        has_previous_page=after is not None,
+        cursors=[
+            encode_cursor("record", r.completion_date, r.record_id) for r in items
+        ],
+    )
+
+
+def record_by_id(db: sqlite3.Connection, record_id: str) -> RecordRow | None:
+    """One active record."""
+    row = db.execute(f"{_SELECT} WHERE r.record_id = ?", (record_id,)).fetchone()
+    return RecordRow(**row) if row else None
+
+
+def learner_of_record(db: sqlite3.Connection, record_id: str) -> str | None:
+    """The learner holding an active record."""
+    row = db.execute(
+        "SELECT learner_id FROM training_records WHERE record_id = ?", (record_id,)
+    ).fetchone()
+    return row[0] if row else None
