@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from domain.errors import Unauthenticated
+from domain.errors import QualifyError, Unauthenticated
 from domain.learners import normalise_username
 from domain.principal import Principal, Role
 
@@ -64,10 +64,8 @@ def principal_from_header(secret: str, header: str | None) -> Principal:
         raise Unauthenticated(f"The token is not valid: {error}.") from None
 
     try:
-        role = Role(claims.get("role"))
+        role = Role(str(claims.get("role")))
         username = normalise_username(str(claims["sub"]))
-    except ValueError:
-        raise Unauthenticated("The token names no known role or user.") from None
-    except Exception:
+    except (ValueError, QualifyError):
         raise Unauthenticated("The token names no known role or user.") from None
     return Principal(username, role)
