@@ -30,10 +30,10 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 schema: $(STAMP)
-	$(BIN)/strawberry export-schema graph.schema:schema --output schema.graphql
+	$(BIN)/python -m graph.schema > schema.graphql
 
 schema-check: $(STAMP)
-	$(BIN)/strawberry export-schema graph.schema:schema > $(VENV)/schema.graphql
+	$(BIN)/python -m graph.schema > $(VENV)/schema.graphql
 	diff -u schema.graphql $(VENV)/schema.graphql
 
 clean:

@@ -654,7 +654,9 @@ class Qualify:
 
     def _describe_uses(self, unit: _Unit, code: QualificationCode) -> str:
         places = []
-        for owner_id, (kind, container_id) in sorted(code.uses.items()):
+        order = [kind.value for kind in UseKind]
+        uses = sorted(code.uses.items(), key=lambda u: (order.index(u[1][0]), u[0]))
+        for owner_id, (kind, container_id) in uses:
             places.append(self._describe_use(unit, kind, owner_id, container_id))
         if code.record_count:
             noun = "record" if code.record_count == 1 else "records"

@@ -54,11 +54,12 @@ def normalise_code(raw: str, field: str = "code") -> str:
 
 
 def _describe(char: str) -> str:
-    name = unicodedata.name(char, "UNNAMED CHARACTER")
-    point = f"U+{ord(char):04X}"
+    name = unicodedata.name(char, "unnamed")
+    point = f"U+{ord(char):04X} {name}"
     if char.isprintable() and not char.isspace():
-        return f"Character '{char}' ({point} {name})"
-    return f"Invisible character {point} {name}"
+        return f"Character '{char}' ({point})"
+    # Spaces and invisible characters are named, since quoting them shows nothing.
+    return f"Character {point}"
 
 
 def check_description(description: str, field: str = "description") -> str:

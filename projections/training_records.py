@@ -167,3 +167,12 @@ def learner_of_record(db: sqlite3.Connection, record_id: str) -> str | None:
         "SELECT learner_id FROM training_records WHERE record_id = ?", (record_id,)
     ).fetchone()
     return row[0] if row else None
+
+
+def holder_count(db: sqlite3.Connection, code_id: str) -> int:
+    """How many learners hold an active record carrying the code."""
+    row = db.execute(
+        "SELECT COUNT(DISTINCT learner_id) FROM training_records WHERE code_id = ?",
+        (code_id,),
+    ).fetchone()
+    return int(row[0])

@@ -1,0 +1,154 @@
+"""The ASGI application: GraphQL at /graphql, a health check at /health."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+from uuid import uuid4
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
+
+from domain.errors import Unauthenticated
+from domain.principal import Principal, Role
+from graph.auth import principal_from_header
+from graph.context import Context
+from graph.errors import format_error
+from graph.schema import schema
+from qualify.bootstrap import Backend
+
+logger = logging.getLogger(__name__)
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# Stands in for the caller while GraphiQL's page is served: it has no rights.
+_NOBODY = Principal("nobody", Role.LEARNER)
+
+
+class QualifyGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI view with bearer-token authentication and masked errors."""
+
+    def __init__(self, backend: Backend) -> None:
+        production = backend.settings.is_production
+        super().__init__(schema, graphql_ide=None if production else "graphiql")
+        self.backend = backend
+
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: Any = UNSET,
+        root_value: Any = UNSET,
+    ) -> Response | WebSocket:
+        if not isinstance(request, Request):
+            return await super().run(request, context, root_value)
+
+        started = time.perf_counter()
+        request.state.correlation_id = _request_id(request)
+        request.state.principal = _NOBODY
+        adapter = self.request_adapter_class(request)
+        if not self.should_render_graphql_ide(adapter):
+            try:
+                request.state.principal = principal_from_header(
+                    self.backend.settings.jwt_secret,
+                    request.headers.get("authorization"),
+                )
+            except Unauthenticated as error:
+                _log(request, 401, started, "unauthenticated")
+                return _unauthenticated(error, request.state.correlation_id)
+
+        response = await super().run(request, context, root_value)
+        _log(request, response.status_code, started, _outcome(request))
+        response.headers["X-Request-Id"] = request.state.correlation_id
+        return response
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        context = Context(
+            backend=self.backend,
+            principal=request.state.principal,
+            correlation_id=request.state.correlation_id,
+        )
+        request.state.context = context
+        return context
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        correlation_id = request.state.correlation_id
+        response: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            response["errors"] = [
+                format_error(e, correlation_id) for e in result.errors
+            ]
+            request.state.errors = len(result.errors)
+        if result.extensions:
+            response["extensions"] = result.extensions
+        return response
+
+
+def _request_id(request: Request) -> str:
+    # A caller's own request id is kept, so its logs and our events line up.
+    given = request.headers.get("x-request-id", "")
+    return given if _REQUEST_ID.fullmatch(given) else str(uuid4())
+
+
+def _unauthenticated(error: Unauthenticated, correlation_id: str) -> Response:
+    body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+    return JSONResponse(
+        body,
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer", "X-Request-Id": correlation_id},
+    )
+
+
+def _outcome(request: Request) -> str:
+    context = getattr(request.state, "context", None)
+    errors = getattr(request.state, "errors", 0)
+    parts = []
+    if context is not None and context.user_errors:
+        parts.append("user_errors=" + ",".join(context.user_errors))
+    if errors:
+        parts.append(f"errors={errors}")
+    return " ".join(parts) or "ok"
+
+
+def _log(request: Request, status: int, started: float, outcome: str) -> None:
+    context = getattr(request.state, "context", None)
+    logger.info(
+        "%s %s %s user=%s status=%s %.1fms %s id=%s",
+        request.method,
+        request.url.path,
+        getattr(context, "operation", "-") if context else "-",
+        request.state.principal.username,
+        status,
+        (time.perf_counter() - started) * 1000,
+        outcome,
+        request.state.correlation_id,
+    )
+
+
+async def health(request: Request) -> Response:
+    """Liveness, and how far the read models have followed the log."""
+    backend: Backend = request.app.state.backend
+    return JSONResponse({"status": "ok", "position": backend.follower.position})
+
+
+def create_app(backend: Backend) -> Starlette:
+    """The ASGI app serving ``backend``."""
+    app = Starlette(
+        routes=[
+            Route("/graphql", QualifyGraphQL(backend), methods=["GET", "POST"]),
+            Route("/health", health, methods=["GET"]),
+        ]
+    )
+    app.state.backend = backend
+    return app

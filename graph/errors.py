@@ -1,0 +1,82 @@
+"""How failures reach clients.
+
+Expected failures of mutations come back in the payload's ``userErrors``. Expected
+failures of queries (a learner asking for someone else's records) and malformed
+requests come back in ``errors`` with a machine code in ``extensions.code``.
+Anything else is a defect: the client sees a masked message with the request's id,
+and the server logs the trace once.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import Enum
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+
+from domain.errors import QualifyError
+
+logger = logging.getLogger(__name__)
+
+
+@strawberry.enum(description="Why a mutation changed nothing.")
+class UserErrorCode(Enum):
+    # One value per code in domain.errors.ERROR_CODES; a test holds them together.
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    CODE_IN_USE = "CODE_IN_USE"
+    CODE_REQUIRES_TRAINING_RECORD = "CODE_REQUIRES_TRAINING_RECORD"
+    CODE_TAKEN = "CODE_TAKEN"
+    CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_CODE = "INVALID_CODE"
+    INVALID_DATE = "INVALID_DATE"
+    INVALID_INPUT = "INVALID_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    NOT_LIVE = "NOT_LIVE"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+
+
+@strawberry.type(description="A failure the user can fix; nothing was changed.")
+class UserError:
+    code: UserErrorCode
+    field: str | None
+    message: str
+
+    @classmethod
+    def of(cls, error: QualifyError) -> UserError:
+        """The payload form of an expected failure."""
+        return cls(
+            code=UserErrorCode(error.code),
+            field=error.field,
+            message=error.message,
+        )
+
+
+def is_defect(error: GraphQLError) -> bool:
+    """Whether an error comes from a bug rather than from the request."""
+    original = error.original_error
+    return original is not None and not isinstance(original, QualifyError)
+
+
+def format_error(error: GraphQLError, correlation_id: str) -> dict[str, Any]:
+    """The client's view of one error in ``errors``."""
+    formatted: dict[str, Any] = dict(error.formatted)
+    original = error.original_error
+
+    if isinstance(original, QualifyError):
+        formatted["message"] = original.message
+        formatted["extensions"] = {"code": original.code}
+        if original.field:
+            formatted["extensions"]["field"] = original.field
+    elif original is not None:
+        formatted["message"] = (
+            f"Internal server error; quote request id {correlation_id} when "
+            "reporting it."
+        )
+        formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
+    else:
+        formatted.setdefault("extensions", {})
+        formatted["extensions"].setdefault("code", "GRAPHQL_VALIDATION_FAILED")
+    return formatted

@@ -1,0 +1,568 @@
+"""Mutations: one ``input`` argument in, a payload with the result and ``userErrors``
+out. A payload is read from the read models after the command's events are
+projected, so it shows exactly what the next query will.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import strawberry
+from anyio import to_thread
+
+from domain import commands as c
+from domain.application import Outcome
+from domain.codes import normalise_code
+from domain.content import ContentKind
+from domain.content import Status as DomainStatus
+from domain.errors import InvalidInput, QualifyError
+from domain.learners import normalise_username
+from graph.context import Info
+from graph.errors import UserError
+from graph.queries import read_code, read_content, read_path, read_progress, read_record
+from graph.types import (
+    LearningContent,
+    LearningPath,
+    PathProgress,
+    QualificationCode,
+    Status,
+    TrainingRecord,
+    User,
+)
+from projections import learners
+
+T = TypeVar("T")
+
+
+async def _run(
+    info: Info, build: Callable[[], c.Command]
+) -> tuple[Outcome | None, list[UserError]]:
+    """Run a command in a worker thread; an expected failure becomes a user error."""
+    context = info.context
+    try:
+        command = build()
+        outcome = await to_thread.run_sync(
+            context.backend.handle,
+            command,
+            context.principal,
+            context.next_correlation_id(),
+        )
+    except QualifyError as error:
+        context.user_errors.append(error.code)
+        return None, [UserError.of(error)]
+    return outcome, []
+
+
+async def _result(
+    info: Info, outcome: Outcome | None, read: Callable[[sqlite3.Connection, str], T]
+) -> T | None:
+    if outcome is None or outcome.value is None:
+        return None
+    value = outcome.value
+    return await info.context.read(lambda db: read(db, value))
+
+
+def _unset_to(value: Any, default: Any) -> Any:
+    return default if value is strawberry.UNSET else value
+
+
+# Inputs
+
+
+@strawberry.input
+class CreateCodeInput:
+    code: str
+    description: str = ""
+
+
+@strawberry.input
+class UpdateCodeDescriptionInput:
+    code: str
+    description: str
+
+
+@strawberry.input
+class RenameCodeInput:
+    code: str
+    new_code: str
+
+
+@strawberry.input
+class DeleteCodeInput:
+    code: str
+
+
+@strawberry.input
+class ModuleInput:
+    title: str
+    description: str = ""
+    length_minutes: int
+
+
+@strawberry.input
+class SessionInput:
+    starts_at: datetime
+    location: str | None = None
+
+
+@strawberry.input
+class CreateCourseInput:
+    title: str
+    description: str = ""
+    recorded_in_training_record: bool = True
+    code: str | None = None
+    prerequisite: str = ""
+    status: Status = DomainStatus.LIVE  # type: ignore[valid-type]
+    modules: list[ModuleInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class CreateQuizInput:
+    title: str
+    pass_mark: int = strawberry.field(description="Percent needed to pass, 0-100.")
+    description: str = ""
+    recorded_in_training_record: bool = True
+    code: str | None = None
+    prerequisite: str = ""
+    status: Status = DomainStatus.LIVE  # type: ignore[valid-type]
+
+
+@strawberry.input
+class CreateTrainingEventInput:
+    title: str
+    description: str = ""
+    recorded_in_training_record: bool = True
+    code: str | None = None
+    prerequisite: str = ""
+    status: Status = DomainStatus.LIVE  # type: ignore[valid-type]
+    sessions: list[SessionInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class SetContentCodeInput:
+    content_id: strawberry.ID
+    code: str | None = strawberry.field(description="null drops the content's code.")
+
+
+@strawberry.input
+class StepInput:
+    code: str
+    title: str
+    points: int
+    mandatory: bool = False
+
+
+@strawberry.input
+class CreateLearningPathInput:
+    code: str
+    title: str
+    steps: list[StepInput]
+    description: str = ""
+    pass_mark: int | None = strawberry.field(
+        default=None, description="Points needed; null means all the steps' points."
+    )
+    status: Status = DomainStatus.LIVE  # type: ignore[valid-type]
+
+
+@strawberry.input
+class SetPathStepsInput:
+    path_code: str
+    steps: list[StepInput] = strawberry.field(description="The whole new list.")
+    pass_mark: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Left out: unchanged. null: all the steps' points.",
+    )
+
+
+@strawberry.input
+class RegisterUserInput:
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+
+
+@strawberry.input
+class JoinPathInput:
+    path_code: str
+    username: str | None = strawberry.field(
+        default=None, description="Left out: the user asking."
+    )
+
+
+@strawberry.input
+class EnrolInput:
+    content_id: strawberry.ID
+    username: str | None = strawberry.field(
+        default=None, description="Left out: the user asking."
+    )
+
+
+@strawberry.input
+class CompleteContentInput:
+    content_id: strawberry.ID
+    username: str
+    completion_date: date
+
+
+@strawberry.input
+class AddTrainingRecordInput:
+    username: str
+    title: str
+    completion_date: date
+    training_provider: str = ""
+    other_information: str = ""
+    code: str | None = None
+
+
+@strawberry.input(
+    description="Fields left out stay as they are; code: null removes it."
+)
+class UpdateTrainingRecordInput:
+    record_id: strawberry.ID
+    title: str | None = strawberry.UNSET
+    training_provider: str | None = strawberry.UNSET
+    completion_date: date | None = strawberry.UNSET
+    other_information: str | None = strawberry.UNSET
+    code: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class DeleteRecordInput:
+    record_id: strawberry.ID
+
+
+# Payloads
+
+
+@strawberry.type
+class CodePayload:
+    code: QualificationCode | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class DeleteCodePayload:
+    deleted_code: str | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class ContentPayload:
+    content: LearningContent | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class LearningPathPayload:
+    learning_path: LearningPath | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class UserPayload:
+    user: User | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class PathProgressPayload:
+    progress: PathProgress | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class TrainingRecordPayload:
+    training_record: TrainingRecord | None = strawberry.field(
+        description="Null when the content is not recorded in training records."
+    )
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class DeleteRecordPayload:
+    deleted_record_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+def _steps(steps: list[StepInput]) -> tuple[c.StepInput, ...]:
+    return tuple(c.StepInput(s.code, s.title, s.points, s.mandatory) for s in steps)
+
+
+def _read_user(db: sqlite3.Connection, username: str) -> User | None:
+    row = learners.learner_by_username(db, username)
+    return User.of(row) if row else None
+
+
+def _content_command(kind: ContentKind, data: Any, **details: Any) -> c.CreateContent:
+    return c.CreateContent(
+        kind=kind,
+        title=data.title,
+        description=data.description,
+        recorded_in_training_record=data.recorded_in_training_record,
+        code=data.code,
+        prerequisite=data.prerequisite,
+        status=DomainStatus(data.status),
+        **details,
+    )
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Register a new qualification code.")
+    async def create_code(self, info: Info, input: CreateCodeInput) -> CodePayload:
+        outcome, errors = await _run(
+            info, lambda: c.CreateCode(input.code, input.description)
+        )
+        return CodePayload(
+            code=await _result(info, outcome, read_code), user_errors=errors
+        )
+
+    @strawberry.mutation(description="Change the description shown beside a code.")
+    async def update_code_description(
+        self, info: Info, input: UpdateCodeDescriptionInput
+    ) -> CodePayload:
+        outcome, errors = await _run(
+            info, lambda: c.UpdateCodeDescription(input.code, input.description)
+        )
+        return CodePayload(
+            code=await _result(info, outcome, read_code), user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Rename a code everywhere at once; the old name becomes free."
+    )
+    async def rename_code(self, info: Info, input: RenameCodeInput) -> CodePayload:
+        outcome, errors = await _run(
+            info, lambda: c.RenameCode(input.code, input.new_code)
+        )
+        return CodePayload(
+            code=await _result(info, outcome, read_code), user_errors=errors
+        )
+
+    @strawberry.mutation(description="Delete a code that nothing uses any more.")
+    async def delete_code(
+        self, info: Info, input: DeleteCodeInput
+    ) -> DeleteCodePayload:
+        outcome, errors = await _run(info, lambda: c.DeleteCode(input.code))
+        return DeleteCodePayload(
+            deleted_code=outcome.value if outcome else None, user_errors=errors
+        )
+
+    @strawberry.mutation(description="Create a course with its modules.")
+    async def create_course(
+        self, info: Info, input: CreateCourseInput
+    ) -> ContentPayload:
+        modules = tuple(
+            c.Module(m.title, m.description, m.length_minutes) for m in input.modules
+        )
+        outcome, errors = await _run(
+            info,
+            lambda: _content_command(ContentKind.COURSE, input, modules=modules),
+        )
+        return ContentPayload(
+            content=await _result(info, outcome, read_content), user_errors=errors
+        )
+
+    @strawberry.mutation(description="Create a quiz with its pass mark.")
+    async def create_quiz(self, info: Info, input: CreateQuizInput) -> ContentPayload:
+        outcome, errors = await _run(
+            info,
+            lambda: _content_command(
+                ContentKind.QUIZ, input, pass_mark=input.pass_mark
+            ),
+        )
+        return ContentPayload(
+            content=await _result(info, outcome, read_content), user_errors=errors
+        )
+
+    @strawberry.mutation(description="Create a training event with its sessions.")
+    async def create_training_event(
+        self, info: Info, input: CreateTrainingEventInput
+    ) -> ContentPayload:
+        sessions = tuple(c.Session(s.starts_at, s.location) for s in input.sessions)
+        outcome, errors = await _run(
+            info,
+            lambda: _content_command(
+                ContentKind.TRAINING_EVENT, input, sessions=sessions
+            ),
+        )
+        return ContentPayload(
+            content=await _result(info, outcome, read_content), user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Set or drop a content item's code; a new code is registered."
+    )
+    async def set_content_code(
+        self, info: Info, input: SetContentCodeInput
+    ) -> ContentPayload:
+        outcome, errors = await _run(
+            info, lambda: c.SetContentCode(str(input.content_id), input.code)
+        )
+        return ContentPayload(
+            content=await _result(info, outcome, read_content), user_errors=errors
+        )
+
+    @strawberry.mutation(description="Create a learning path with its steps.")
+    async def create_learning_path(
+        self, info: Info, input: CreateLearningPathInput
+    ) -> LearningPathPayload:
+        outcome, errors = await _run(
+            info,
+            lambda: c.CreateLearningPath(
+                code=input.code,
+                title=input.title,
+                steps=_steps(input.steps),
+                description=input.description,
+                pass_mark=input.pass_mark,
+                status=DomainStatus(input.status),
+            ),
+        )
+        return LearningPathPayload(
+            learning_path=await _result(info, outcome, read_path), user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Replace a path's steps; every participant is re-measured."
+    )
+    async def set_path_steps(
+        self, info: Info, input: SetPathStepsInput
+    ) -> LearningPathPayload:
+        outcome, errors = await _run(
+            info,
+            lambda: c.SetPathSteps(
+                path_code=input.path_code,
+                steps=_steps(input.steps),
+                pass_mark=_unset_to(input.pass_mark, c.UNCHANGED),
+            ),
+        )
+        return LearningPathPayload(
+            learning_path=await _result(info, outcome, read_path), user_errors=errors
+        )
+
+    @strawberry.mutation(description="Register a user who can hold records.")
+    async def register_user(self, info: Info, input: RegisterUserInput) -> UserPayload:
+        outcome, errors = await _run(
+            info,
+            lambda: c.RegisterUser(
+                input.username, input.email, input.first_name, input.last_name
+            ),
+        )
+        return UserPayload(
+            user=await _result(info, outcome, _read_user), user_errors=errors
+        )
+
+    @strawberry.mutation(description="Join a learning path to see your progress.")
+    async def join_path(self, info: Info, input: JoinPathInput) -> PathProgressPayload:
+        username = input.username or info.context.principal.username
+        outcome, errors = await _run(
+            info, lambda: c.JoinPath(input.path_code, username)
+        )
+        progress = None
+        if outcome is not None:
+            path_code = normalise_code(input.path_code)
+            user = normalise_username(username)
+            progress = await info.context.read(
+                lambda db: read_progress(db, path_code, user)
+            )
+        return PathProgressPayload(progress=progress, user_errors=errors)
+
+    @strawberry.mutation(description="Enrol a learner on a course, quiz or event.")
+    async def enrol(self, info: Info, input: EnrolInput) -> ContentPayload:
+        username = input.username or info.context.principal.username
+        outcome, errors = await _run(
+            info, lambda: c.Enrol(str(input.content_id), username)
+        )
+        return ContentPayload(
+            content=await _result(info, outcome, read_content), user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Complete content on a date; recorded content adds a record."
+    )
+    async def complete_content(
+        self, info: Info, input: CompleteContentInput
+    ) -> TrainingRecordPayload:
+        outcome, errors = await _run(
+            info,
+            lambda: c.CompleteContent(
+                str(input.content_id), input.username, input.completion_date
+            ),
+        )
+        return TrainingRecordPayload(
+            training_record=await _result(info, outcome, read_record),
+            user_errors=errors,
+        )
+
+    @strawberry.mutation(description="Add a manual or external training record.")
+    async def add_training_record(
+        self, info: Info, input: AddTrainingRecordInput
+    ) -> TrainingRecordPayload:
+        outcome, errors = await _run(
+            info,
+            lambda: c.AddTrainingRecord(
+                username=input.username,
+                title=input.title,
+                completion_date=input.completion_date,
+                training_provider=input.training_provider,
+                other_information=input.other_information,
+                code=input.code,
+            ),
+        )
+        return TrainingRecordPayload(
+            training_record=await _result(info, outcome, read_record),
+            user_errors=errors,
+        )
+
+    @strawberry.mutation(description="Correct a record's fields or remove its code.")
+    async def update_training_record(
+        self, info: Info, input: UpdateTrainingRecordInput
+    ) -> TrainingRecordPayload:
+        def build() -> c.UpdateTrainingRecord:
+            return c.UpdateTrainingRecord(
+                record_id=str(input.record_id),
+                title=_required(input.title, "title"),
+                training_provider=_required(
+                    input.training_provider, "trainingProvider"
+                ),
+                completion_date=_required(input.completion_date, "completionDate"),
+                other_information=_required(
+                    input.other_information, "otherInformation"
+                ),
+                code=_unset_to(input.code, c.UNCHANGED),
+            )
+
+        outcome, errors = await _run(info, build)
+        return TrainingRecordPayload(
+            training_record=await _result(info, outcome, read_record),
+            user_errors=errors,
+        )
+
+    @strawberry.mutation(
+        description="Delete a training record; course activity keeps the completion."
+    )
+    async def delete_record(
+        self, info: Info, input: DeleteRecordInput
+    ) -> DeleteRecordPayload:
+        outcome, errors = await _run(info, lambda: c.DeleteRecord(str(input.record_id)))
+        return DeleteRecordPayload(
+            deleted_record_id=strawberry.ID(outcome.value)
+            if outcome and outcome.value
+            else None,
+            user_errors=errors,
+        )
+
+
+def _required(value: T | None, field: str) -> T | c.Unchanged:
+    # Only the code can be cleared; the other fields can be left out, not nulled.
+    if value is strawberry.UNSET:
+        return c.UNCHANGED
+    if value is None:
+        raise InvalidInput(
+            f"{field} cannot be null; leave it out to keep it.", field=field
+        )
+    return value

@@ -1,0 +1,231 @@
+"""Queries over the read models.
+
+Every resolver reads a whole answer in one worker-thread call with a handful of
+statements whose number does not grow with the page size.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import strawberry
+
+from domain.codes import normalise_code
+from domain.errors import NotFound
+from domain.learners import normalise_username
+from domain.principal import Principal, Right
+from graph.context import Info
+from graph.types import (
+    CodeUse,
+    Connection,
+    CourseActivity,
+    LearningContent,
+    LearningPath,
+    PathProgress,
+    QualificationCode,
+    TrainingRecord,
+    connection,
+)
+from projections import code_usage, course_activity, learners, path_progress
+from projections import training_records as records
+from projections.paging import check_page_size
+
+
+def code_names(db: sqlite3.Connection, code_ids: list[str]) -> dict[str, str]:
+    """Current names of codes by id (a renamed code shows its new name)."""
+    return {i: row.code for i, row in code_usage.codes_by_id(db, code_ids).items()}
+
+
+def read_code(db: sqlite3.Connection, name: str) -> QualificationCode | None:
+    """One live code with its uses."""
+    row = code_usage.live_code(db, name)
+    if row is None:
+        return None
+    uses = code_usage.uses_of(db, [row.code_id])[row.code_id]
+    return QualificationCode.of(row, uses)
+
+
+def read_content(db: sqlite3.Connection, content_id: str) -> LearningContent | None:
+    """One content item, showing its code's current name."""
+    row = course_activity.content_by_id(db, [content_id]).get(content_id)
+    if row is None:
+        return None
+    names = code_names(db, [row.code_id] if row.code_id else [])
+    return LearningContent.of(row, names.get(row.code_id or ""))
+
+
+def read_path(db: sqlite3.Connection, name: str) -> LearningPath | None:
+    """The learning path whose own code is ``name``."""
+    code = code_usage.live_code(db, name)
+    path = path_progress.path_by_code_id(db, code.code_id) if code else None
+    if path is None:
+        return None
+    steps = path_progress.steps_of(db, path.path_id)
+    names = code_names(db, [path.code_id, *(s.code_id for s in steps)])
+    return LearningPath.of(path, steps, names)
+
+
+def read_progress(
+    db: sqlite3.Connection, path_code: str, username: str
+) -> PathProgress | None:
+    """A participant's progress, or None when they have not joined the path."""
+    code = code_usage.live_code(db, path_code)
+    path = path_progress.path_by_code_id(db, code.code_id) if code else None
+    if path is None:
+        raise NotFound(
+            f"There is no learning path with code {path_code}.", field="pathCode"
+        )
+    learner = learners.learner_by_username(db, username)
+    if learner is None:
+        raise NotFound(f"No user is registered as {username}.", field="username")
+
+    row = path_progress.participant(db, path.path_id, learner.learner_id)
+    if row is None:
+        return None
+    steps = path_progress.steps_of(db, path.path_id)
+    progress = path_progress.progress_of(db, path, steps, [learner.learner_id])
+    names = code_names(db, [s.code_id for s in steps])
+    return PathProgress.of(path_code, row, progress[learner.learner_id], names)
+
+
+def read_record(db: sqlite3.Connection, record_id: str) -> TrainingRecord | None:
+    """One active training record."""
+    row = records.record_by_id(db, record_id)
+    return TrainingRecord.of(row) if row else None
+
+
+def _require_self_or_all(principal: Principal, username: str) -> None:
+    # Learners see only their own records and progress.
+    principal.require_self_or(username, Right.VIEW_ALL_RECORDS)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Live codes in name order, searchable, paged.")
+    async def codes(
+        self,
+        info: Info,
+        search: str | None = None,
+        first: int = 10,
+        after: str | None = None,
+    ) -> Connection[QualificationCode]:
+        check_page_size(first)
+        text = search.strip() if search else None
+
+        def query(db: sqlite3.Connection) -> Connection[QualificationCode]:
+            page = code_usage.code_page(db, text, first, after)
+            uses = code_usage.uses_of(db, [row.code_id for row in page.items])
+            nodes = [QualificationCode.of(r, uses[r.code_id]) for r in page.items]
+            return connection(page, nodes)
+
+        return await info.context.read(query)
+
+    @strawberry.field(description="A live code by name; null when there is none.")
+    async def code(self, info: Info, code: str) -> QualificationCode | None:
+        name = normalise_code(code)
+        return await info.context.read(lambda db: read_code(db, name))
+
+    @strawberry.field(description="A course, quiz or training event by id.")
+    async def content(
+        self, info: Info, content_id: strawberry.ID
+    ) -> LearningContent | None:
+        return await info.context.read(lambda db: read_content(db, str(content_id)))
+
+    @strawberry.field(description="The learning path with this code.")
+    async def learning_path(self, info: Info, code: str) -> LearningPath | None:
+        name = normalise_code(code)
+        return await info.context.read(lambda db: read_path(db, name))
+
+    @strawberry.field(description="A participant's progress; null if not joined.")
+    async def path_progress(
+        self, info: Info, path_code: str, username: str
+    ) -> PathProgress | None:
+        name = normalise_code(path_code, field="pathCode")
+        user = normalise_username(username)
+        _require_self_or_all(info.context.principal, user)
+        return await info.context.read(lambda db: read_progress(db, name, user))
+
+    @strawberry.field(
+        description="Active training records, newest first. Learners see their own."
+    )
+    async def training_records(
+        self,
+        info: Info,
+        username: str | None = None,
+        code: str | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[TrainingRecord]:
+        check_page_size(first)
+        principal = info.context.principal
+        user = normalise_username(username) if username else None
+        if user is None and not principal.can(Right.VIEW_ALL_RECORDS):
+            user = principal.username
+        if user is not None:
+            _require_self_or_all(principal, user)
+        name = normalise_code(code) if code else None
+
+        def query(db: sqlite3.Connection) -> Connection[TrainingRecord]:
+            learner_id = code_id = None
+            if user is not None:
+                learner = learners.learner_by_username(db, user)
+                if learner is None:
+                    raise NotFound(
+                        f"No user is registered as {user}.", field="username"
+                    )
+                learner_id = learner.learner_id
+            if name is not None:
+                row = code_usage.live_code(db, name)
+                if row is None:
+                    raise NotFound(
+                        f"There is no qualification code {name}.", field="code"
+                    )
+                code_id = row.code_id
+            page = records.record_page(db, learner_id, code_id, first, after)
+            return connection(page, [TrainingRecord.of(r) for r in page.items])
+
+        return await info.context.read(query)
+
+    @strawberry.field(description="Everything a rename of this code would touch.")
+    async def rename_impact(self, info: Info, code: str) -> RenameImpact | None:
+        info.context.principal.require(Right.MANAGE_CONTENT)
+        name = normalise_code(code)
+
+        def query(db: sqlite3.Connection) -> RenameImpact | None:
+            found = read_code(db, name)
+            row = code_usage.live_code(db, name)
+            if found is None or row is None:
+                return None
+            return RenameImpact(
+                code=found.code,
+                used_in=found.used_in,
+                active_record_count=found.active_record_count,
+                learner_count=records.holder_count(db, row.code_id),
+            )
+
+        return await info.context.read(query)
+
+    @strawberry.field(description="Enrolments and completions of a content item.")
+    async def course_activity(
+        self, info: Info, content_id: strawberry.ID
+    ) -> CourseActivity | None:
+        info.context.principal.require(Right.VIEW_ALL_RECORDS)
+        key = str(content_id)
+
+        def query(db: sqlite3.Connection) -> CourseActivity | None:
+            content = read_content(db, key)
+            if content is None:
+                return None
+            return CourseActivity.of(content, course_activity.activity(db, key))
+
+        return await info.context.read(query)
+
+
+@strawberry.type(description="What a rename would change, listed beforehand.")
+class RenameImpact:
+    code: str
+    used_in: list[CodeUse]
+    active_record_count: int
+    learner_count: int = strawberry.field(
+        description="Learners holding an active record with this code."
+    )
