@@ -1,0 +1,201 @@
+"""The ``qualify`` command: serve the GraphQL backend, issue development tokens.
+
+Each subcommand is a parser with a ``run`` default that takes the parsed arguments
+and returns the exit status; a new command adds one more ``_add_*`` function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypeAlias
+
+from domain.errors import QualifyError
+from domain.principal import Role
+from graph.auth import DEFAULT_LIFETIME, issue_token
+from qualify.bootstrap import build
+from qualify.config import ConfigurationError, Settings
+from qualify.demo import load_demo
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+EXAMPLE_QUERY = "{ codes(first: 10) { totalCount nodes { code description inUse } } }"
+
+# Usage errors and refused settings share argparse's exit status.
+USAGE_ERROR = 2
+_ROLE_NAMES = ", ".join(role.value for role in Role)
+_DEFAULT_HOURS = DEFAULT_LIFETIME / timedelta(hours=1)
+
+Run = Callable[[argparse.Namespace], int]
+# A string, since argparse's class is generic only to type checkers.
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: the process's) and return its status."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    args = _parser().parse_args(argv)
+    run: Run = args.run
+
+    try:
+        return run(args)
+    except ConfigurationError as error:
+        _fail(str(error))
+        return USAGE_ERROR
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qualify",
+        description="Event-sourced GraphQL backend for qualification codes.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_serve(commands)
+    _add_token(commands)
+    return parser
+
+
+# serve
+
+
+def _add_serve(commands: Subcommands) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the GraphQL server",
+        description="Serve GraphQL at /graphql until interrupted.",
+    )
+    serve.add_argument("--host", default=DEFAULT_HOST, help="default: %(default)s")
+    serve.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help="default: %(default)s"
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="load the seed's example first, if the store is empty",
+    )
+    serve.set_defaults(run=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = Settings.from_environment()
+
+    import uvicorn
+
+    # Imported here so the other commands work without the GraphQL layer.
+    from graph.app import create_app
+
+    backend = build(settings)
+    try:
+        if args.demo:
+            load_demo(backend)
+        app = create_app(backend)
+
+        _banner(settings, args.host, args.port)
+        # log_config=None keeps uvicorn's records in the format configured above.
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None)
+    finally:
+        backend.close()
+    return 0
+
+
+def _banner(settings: Settings, host: str, port: int) -> None:
+    url = f"http://{_url_host(host)}:{port}/graphql"
+    lines = ["", f"Qualify GraphQL: {url} (GraphiQL in a browser)"]
+
+    # A production log is no place for a ready-made admin credential.
+    if settings.is_production:
+        lines.append("Issue a token with: qualify token --user NAME --role ROLE")
+    else:
+        token = issue_token(settings.jwt_secret, "admin", Role.ADMIN)
+        body = json.dumps({"query": EXAMPLE_QUERY})
+        curl = " ".join(
+            [
+                "curl -s",
+                shlex.quote(url),
+                "-H 'Content-Type: application/json'",
+                "-H",
+                shlex.quote(f"Authorization: Bearer {token}"),
+                "-d",
+                shlex.quote(body),
+            ]
+        )
+        lines += [f"Admin token: {token}", "Try:", f"  {curl}"]
+
+    lines.append("")
+    print("\n".join(lines), file=sys.stderr)
+
+
+def _url_host(host: str) -> str:
+    # An IPv6 address needs brackets in a URL.
+    return f"[{host}]" if ":" in host else host
+
+
+def _port(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is from 1 to 65535, not {port}")
+    return port
+
+
+# token
+
+
+def _add_token(commands: Subcommands) -> None:
+    token = commands.add_parser(
+        "token",
+        help="print a bearer token",
+        description="Print a bearer token signed with QUALIFY_JWT_SECRET.",
+    )
+    token.add_argument("--user", required=True, help="the username the token names")
+    token.add_argument(
+        "--role",
+        required=True,
+        help=f"one of {_ROLE_NAMES}",
+    )
+    token.add_argument(
+        "--hours",
+        type=int,
+        default=None,
+        help=f"lifetime in hours (default: {_DEFAULT_HOURS:g})",
+    )
+    token.set_defaults(run=_token)
+
+
+def _token(args: argparse.Namespace) -> int:
+    try:
+        role = Role(args.role.strip().lower())
+    except ValueError:
+        _fail(f"unknown role {args.role!r}; choose one of {_ROLE_NAMES}.")
+        return USAGE_ERROR
+    if args.hours is not None and args.hours < 1:
+        _fail(f"--hours must be at least 1, not {args.hours}.")
+        return USAGE_ERROR
+
+    settings = Settings.from_environment()
+    try:
+        lifetime = (
+            DEFAULT_LIFETIME if args.hours is None else timedelta(hours=args.hours)
+        )
+        token = issue_token(settings.jwt_secret, args.user, role, lifetime)
+    except QualifyError as error:
+        _fail(error.message)
+        return USAGE_ERROR
+    except OverflowError:
+        _fail(f"--hours {args.hours} reaches past the end of the calendar.")
+        return USAGE_ERROR
+
+    print(token)
+    return 0
+
+
+def _fail(message: str) -> None:
+    print(f"qualify: {message}", file=sys.stderr)
