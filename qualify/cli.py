@@ -97,8 +97,11 @@ def _serve(args: argparse.Namespace) -> int:
         app = create_app(backend)
 
         _banner(settings, args.host, args.port)
-        # log_config=None keeps uvicorn's records in the format configured above.
-        uvicorn.run(app, host=args.host, port=args.port, log_config=None)
+        # log_config=None keeps uvicorn's records in the format configured above;
+        # the app logs one line per request itself, so uvicorn's access log is off.
+        uvicorn.run(
+            app, host=args.host, port=args.port, log_config=None, access_log=False
+        )
     finally:
         backend.close()
     return 0
