@@ -92,6 +92,10 @@ class Outcome:
     position: int | None
 
 
+class _StaleRead(Exception):
+    """The reads of one attempt saw another command half-way; run it again."""
+
+
 class _Unit:
     """The aggregates one attempt at a command has loaded or created."""
 
@@ -162,9 +166,12 @@ class Qualify:
 
         for _ in range(RETRIES):
             unit = _Unit(self.log)
-            with acting_as(acting):
-                value = handler(unit, command, principal)
-                self._count_records(unit)
+            try:
+                with acting_as(acting):
+                    value = handler(unit, command, principal)
+                    self._count_records(unit)
+            except _StaleRead:
+                continue
             changed = unit.changed()
             if not changed:
                 return Outcome(value, None)
@@ -576,7 +583,7 @@ class Qualify:
         claim = unit.find(CodeName, code_name_id(name))
         if claim is None or claim.code_id is None:
             raise NotFound(self._missing_code(unit, name, claim), field=field)
-        return self._code_by_id(unit, claim.code_id)
+        return self._claimed_code(unit, claim.code_id)
 
     def _missing_code(self, unit: _Unit, name: str, claim: CodeName | None) -> str:
         # Follow a chain of renames (A to B, then B to C) to the live name.
@@ -595,8 +602,16 @@ class Qualify:
         """The live code of that name, registered on the spot when it is new."""
         claim = unit.find(CodeName, code_name_id(name))
         if claim is not None and claim.code_id is not None:
-            return self._code_by_id(unit, claim.code_id)
+            return self._claimed_code(unit, claim.code_id)
         return self._register(unit, name, "", field=field)
+
+    def _claimed_code(self, unit: _Unit, code_id: str) -> QualificationCode:
+        """The code a name's claim points to, which must not be deleted since."""
+        code = self._code_by_id(unit, code_id)
+        if code.deleted:
+            # The claim was read before a concurrent delete, the code after it.
+            raise _StaleRead
+        return code
 
     def _code_by_id(self, unit: _Unit, code_id: str) -> QualificationCode:
         code = unit.find(QualificationCode, UUID(code_id))

@@ -76,10 +76,9 @@ def serve(backend: Backend) -> Iterator[Server]:
         thread.join(timeout=10)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def server(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Server]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/q.db"
-    backend = build(Settings(database_url=url))
+@pytest.fixture
+def server(database_url: str) -> Iterator[Server]:
+    backend = build(Settings(database_url=database_url))
     try:
         yield from serve(backend)
     finally:

@@ -1,0 +1,97 @@
+"""Participants of a path and their progress, as the read model pages them."""
+
+from __future__ import annotations
+
+from domain import commands as c
+from projections import path_progress
+from qualify.bootstrap import Backend
+from tests.support import (
+    DAY_1,
+    LEARNER,
+    OTHER_LEARNER,
+    SEED_PATH,
+    SEED_STEPS,
+    Seed,
+    complete,
+    learner,
+    learner_id,
+    path_row,
+    register,
+    run,
+)
+
+
+def join(backend: Backend, username: str) -> None:
+    run(backend, c.JoinPath(SEED_PATH, username), learner(username))
+
+
+def test_participant_page_lists_participants_by_username_with_progress(
+    backend: Backend, seed: Seed
+) -> None:
+    register(backend, "carol")
+    for username in ("carol", OTHER_LEARNER, LEARNER):
+        join(backend, username)
+    complete(backend, seed.course, DAY_1, username=OTHER_LEARNER)
+    path = path_row(backend)
+
+    with backend.store.reading() as db:
+        first = path_progress.participant_page(db, path, 2, None)
+        rest = path_progress.participant_page(db, path, 2, first.cursors[-1])
+
+    assert first.total_count == 3
+    assert [
+        (row.participant.username, row.progress.points_earned) for row in first.items
+    ] == [(LEARNER, 0), (OTHER_LEARNER, 20)]
+    assert first.has_next_page is True
+    assert [row.participant.username for row in rest.items] == ["carol"]
+    assert rest.has_next_page is False
+
+
+def test_participant_ids_are_everyone_who_joined(backend: Backend, seed: Seed) -> None:
+    join(backend, LEARNER)
+    path = path_row(backend)
+
+    with backend.store.reading() as db:
+        found = path_progress.participant_ids(db, path.path_id)
+
+    assert found == [learner_id(backend, LEARNER)]
+
+
+def test_steps_are_stored_in_order_with_points_and_mandatory_flag(
+    backend: Backend, seed: Seed
+) -> None:
+    path = path_row(backend)
+
+    with backend.store.reading() as db:
+        steps = path_progress.steps_of(db, path.path_id)
+
+    assert [(s.title, s.points, s.mandatory) for s in steps] == [
+        (step.title, step.points, step.mandatory) for step in SEED_STEPS
+    ]
+
+
+def test_paths_by_id_finds_a_path(backend: Backend, seed: Seed) -> None:
+    path = path_row(backend)
+
+    with backend.store.reading() as db:
+        found = path_progress.paths_by_id(db, [path.path_id, path.path_id])
+
+    assert found == {path.path_id: path}
+
+
+def test_a_record_moved_off_a_step_code_no_longer_counts(
+    backend: Backend, seed: Seed
+) -> None:
+    join(backend, LEARNER)
+    record_id = complete(backend, seed.course, DAY_1).value
+    assert record_id is not None
+
+    run(backend, c.UpdateTrainingRecord(record_id, code="CLAROTAT"))
+
+    path = path_row(backend)
+    user = learner_id(backend)
+    with backend.store.reading() as db:
+        steps = path_progress.steps_of(db, path.path_id)
+        measured = path_progress.progress_of(db, path, steps, [user])[user]
+    assert [s.title for s in measured.satisfied] == ["Claromentis Tips and Tricks"]
+    assert (measured.points_earned, measured.percent) == (10, 25)
