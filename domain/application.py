@@ -7,6 +7,8 @@ attempt was stored, a retry never applies a command twice.
 
 from __future__ import annotations
 
+import random
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ from domain.content import (
 from domain.errors import (
     AlreadyExists,
     CodeInUse,
+    CodeRenamed,
     CodeTaken,
     ConcurrentUpdate,
     InvalidDate,
@@ -66,7 +69,8 @@ from domain.paths import (
 )
 from domain.principal import Principal, Right
 
-RETRIES = 5
+RETRIES = 8
+BACKOFF_SECONDS = 0.005
 # The newest calendar date anywhere on Earth is UTC+14; a completion dated "today"
 # by a learner in Kiribati is not in the future.
 _EARLIEST_ZONE = timedelta(hours=14)
@@ -164,7 +168,7 @@ class Qualify:
         handler = self._handlers[type(command)]
         acting = Acting(principal.username, correlation_id or str(uuid4()))
 
-        for _ in range(RETRIES):
+        for attempt in range(RETRIES):
             unit = _Unit(self.log)
             try:
                 with acting_as(acting):
@@ -178,6 +182,8 @@ class Qualify:
             try:
                 recordings = self.log.save(*changed)
             except IntegrityError:
+                # A short random pause keeps racing commands from colliding again.
+                time.sleep(random.uniform(0, BACKOFF_SECONDS * (attempt + 1)))
                 continue
             return Outcome(value, max(r.notification.id for r in recordings))
 
@@ -586,15 +592,21 @@ class Qualify:
         return self._claimed_code(unit, claim.code_id)
 
     def _missing_code(self, unit: _Unit, name: str, claim: CodeName | None) -> str:
-        # Follow a chain of renames (A to B, then B to C) to the live name.
-        seen = {name}
+        target = self._renamed_to(unit, claim)
+        if target is not None:
+            return f"The qualification code {name} was renamed to {target}."
+        return f"There is no qualification code {name}."
+
+    def _renamed_to(self, unit: _Unit, claim: CodeName | None) -> str | None:
+        """The live name a released name was renamed to, through any chain."""
+        seen = {claim.name} if claim else set()
         while claim is not None and claim.renamed_to and claim.renamed_to not in seen:
             target = claim.renamed_to
             seen.add(target)
             claim = unit.find(CodeName, code_name_id(target))
             if claim is not None and claim.code_id is not None:
-                return f"The qualification code {name} was renamed to {target}."
-        return f"There is no qualification code {name}."
+                return target
+        return None
 
     def _code_for_setting(
         self, unit: _Unit, name: str, field: str
@@ -603,6 +615,15 @@ class Qualify:
         claim = unit.find(CodeName, code_name_id(name))
         if claim is not None and claim.code_id is not None:
             return self._claimed_code(unit, claim.code_id)
+
+        # An old name typed from habit must not quietly become a second code.
+        target = self._renamed_to(unit, claim)
+        if target is not None:
+            raise CodeRenamed(
+                f"{name} was renamed to {target}; use {target}, or create {name} "
+                "anew with createCode first.",
+                field=field,
+            )
         return self._register(unit, name, "", field=field)
 
     def _claimed_code(self, unit: _Unit, code_id: str) -> QualificationCode:

@@ -8,6 +8,7 @@ code and a sentence saying what to do. Anything else is a defect::
     │   ├── InvalidCode       INVALID_CODE      not 1-32 letters A-Z and digits 0-9
     │   └── InvalidDate       INVALID_DATE      a date in the future or malformed
     ├── CodeTaken             CODE_TAKEN        another live code has that name
+    ├── CodeRenamed           CODE_RENAMED      the name was renamed; use the new one
     ├── CodeInUse             CODE_IN_USE       content, paths or records still use it
     ├── CodeRequiresTrainingRecord              content not recorded in records
     ├── NotFound              NOT_FOUND         no such code, content, path, record
@@ -56,6 +57,12 @@ class CodeTaken(QualifyError):
     """Another live code already has the name asked for."""
 
     code = "CODE_TAKEN"
+
+
+class CodeRenamed(QualifyError):
+    """A code set by its old name, which would otherwise register a new code."""
+
+    code = "CODE_RENAMED"
 
 
 class CodeInUse(QualifyError):
@@ -116,6 +123,7 @@ ERROR_CODES: tuple[str, ...] = tuple(
                 InvalidCode,
                 InvalidDate,
                 CodeTaken,
+                CodeRenamed,
                 CodeInUse,
                 CodeRequiresTrainingRecord,
                 NotFound,

@@ -93,12 +93,10 @@ def measure(
     missing = tuple(step for step in steps if step.code_id not in held)
     earned = sum(step.points for step in satisfied)
     total = sum(step.points for step in steps)
-    required = total if pass_mark is None else pass_mark
-    complete = (
-        bool(steps)
-        and not any(step.mandatory for step in missing)
-        and earned >= required
-    )
+
+    # Without a pass mark every step is needed, even one worth no points.
+    enough = not missing if pass_mark is None else earned >= pass_mark
+    complete = bool(steps) and enough and not any(s.mandatory for s in missing)
     return Progress(earned, total, satisfied, missing, complete)
 
 

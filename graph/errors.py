@@ -26,6 +26,7 @@ class UserErrorCode(Enum):
     # One value per code in domain.errors.ERROR_CODES; a test holds them together.
     ALREADY_EXISTS = "ALREADY_EXISTS"
     CODE_IN_USE = "CODE_IN_USE"
+    CODE_RENAMED = "CODE_RENAMED"
     CODE_REQUIRES_TRAINING_RECORD = "CODE_REQUIRES_TRAINING_RECORD"
     CODE_TAKEN = "CODE_TAKEN"
     CONCURRENT_UPDATE = "CONCURRENT_UPDATE"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain import commands as c
-from domain.errors import CodeTaken, InvalidInput, NotFound
+from domain.errors import CodeRenamed, CodeTaken, InvalidInput, NotFound
 from qualify.bootstrap import Backend
 from tests.support import (
     code_name_of,
@@ -172,6 +172,26 @@ def test_a_command_naming_a_renamed_away_code_says_what_it_was_renamed_to(
     assert refused.value.message == (
         "The qualification code CLAESS was renamed to CLAESS2."
     )
+
+
+def test_setting_a_renamed_away_code_on_content_is_refused_not_registered(
+    backend: Backend,
+) -> None:
+    essentials = course(backend, "Essentials", "CLAESS")
+    run(backend, c.RenameCode("CLAESS", "CLAESS2"))
+    other = course(backend, "Other", None)
+
+    with pytest.raises(CodeRenamed) as refused:
+        run(backend, c.SetContentCode(other, "claess"))
+
+    assert (refused.value.code, refused.value.field) == ("CODE_RENAMED", "code")
+    assert refused.value.message == (
+        "CLAESS was renamed to CLAESS2; use CLAESS2, or create CLAESS anew with "
+        "createCode first."
+    )
+    assert content(backend, other).code_id is None
+    assert code_row(backend, "CLAESS") is None
+    assert content(backend, essentials).code_id == live_code(backend, "CLAESS2").code_id
 
 
 def test_not_found_follows_a_chain_of_renames_to_the_live_code(

@@ -558,3 +558,25 @@ def test_a_course_sharing_a_step_code_satisfies_that_step(
     complete(backend, other)
 
     assert points(backend) == (20, 40, 50)
+
+
+def test_without_a_pass_mark_a_missing_zero_point_step_still_blocks_the_award(
+    backend: Backend,
+) -> None:
+    run(
+        backend,
+        c.CreateLearningPath(
+            "P1",
+            "Path",
+            steps=(c.StepInput("S1", "Free", 0), c.StepInput("S2", "Paid", 2)),
+        ),
+    )
+    register(backend, LEARNER)
+    join(backend, path="P1")
+
+    run(backend, c.AddTrainingRecord(LEARNER, "Paid", DAY_1, code="S2"))
+
+    assert points(backend, "P1") == (2, 2, 100)
+    assert path_records(backend) == []
+    run(backend, c.AddTrainingRecord(LEARNER, "Free", DAY_2, code="S1"))
+    assert [r.code for r in path_records(backend)] == ["P1"]
