@@ -70,6 +70,9 @@ from domain.paths import (
 from domain.principal import Principal, Right
 
 RETRIES = 8
+EARLIEST_COMPLETION = date(1900, 1, 1)
+MAX_MODULES = 100
+MAX_SESSIONS = 500
 BACKOFF_SECONDS = 0.005
 # The newest calendar date anywhere on Earth is UTC+14; a completion dated "today"
 # by a learner in Kiribati is not in the future.
@@ -407,8 +410,9 @@ class Qualify:
         return username
 
     def _join_path(self, unit: _Unit, cmd: c.JoinPath, by: Principal) -> str:
+        # Rights first, so a learner cannot probe which usernames exist.
+        by.require_self_or(normalise_username(cmd.username), Right.MANAGE_RECORDS)
         learner = self._learner(unit, cmd.username)
-        by.require_self_or(learner.username, Right.MANAGE_RECORDS)
         path = self._path(unit, normalise_code(cmd.path_code, field="pathCode"))
         if not path.is_live:
             raise NotLive(f"'{path.title}' is a draft; it cannot be joined yet.")
@@ -418,8 +422,8 @@ class Qualify:
         return str(path.id)
 
     def _enrol(self, unit: _Unit, cmd: c.Enrol, by: Principal) -> str:
+        by.require_self_or(normalise_username(cmd.username), Right.MANAGE_RECORDS)
         learner = self._learner(unit, cmd.username)
-        by.require_self_or(learner.username, Right.MANAGE_RECORDS)
         content = self._live_content(unit, cmd.content_id)
 
         learner.enrol(str(content.id))
@@ -436,7 +440,15 @@ class Qualify:
 
         # The same completion reported twice is one completion.
         if learner.completed_on(content_id, completed):
-            return learner.completion_record(content_id, completed)
+            earlier = learner.completion_record(content_id, completed)
+            if earlier is not None and earlier not in learner.records:
+                raise AlreadyExists(
+                    f"{learner.username} completed '{content.title}' on "
+                    f"{completed.isoformat()} already, and that record was deleted; "
+                    "add a training record to restore it.",
+                    field="completionDate",
+                )
+            return earlier
 
         record = None
         if content.recorded_in_training_record:
@@ -679,7 +691,7 @@ class Qualify:
     def _find_record(
         self, unit: _Unit, record_id: str
     ) -> tuple[Learner, TrainingRecord]:
-        _parse_id(record_id, "recordId")
+        record_id = str(_parse_id(record_id, "recordId"))
         owner = self.lookups.learner_of_record(record_id)
         learner = unit.find(Learner, owner) if owner else None
         if learner is None or record_id not in learner.records:
@@ -728,6 +740,11 @@ class Qualify:
 
 
 def _content_details(cmd: c.CreateContent) -> dict[str, Any]:
+    if len(cmd.modules) > MAX_MODULES or len(cmd.sessions) > MAX_SESSIONS:
+        raise InvalidInput(
+            f"Content has at most {MAX_MODULES} modules and {MAX_SESSIONS} sessions.",
+            field="modules" if len(cmd.modules) > MAX_MODULES else "sessions",
+        )
     if cmd.kind is ContentKind.COURSE:
         return {"modules": [_module(i, m) for i, m in enumerate(cmd.modules)]}
     if cmd.kind is ContentKind.QUIZ:
@@ -764,6 +781,12 @@ def _session(index: int, session: c.Session) -> dict[str, Any]:
 
 def _check_completion_date(value: date) -> date:
     latest = (datetime.now(UTC) + _EARLIEST_ZONE).date()
+    if value < EARLIEST_COMPLETION:
+        raise InvalidDate(
+            f"The completion date {value.isoformat()} is before "
+            f"{EARLIEST_COMPLETION.isoformat()}; check the year.",
+            field="completionDate",
+        )
     if value > latest:
         raise InvalidDate(
             f"The completion date {value.isoformat()} is in the future.",

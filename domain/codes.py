@@ -65,6 +65,13 @@ def _describe(char: str) -> str:
 def check_description(description: str, field: str = "description") -> str:
     """Trim a free-text description and bound its length."""
     text = description.strip()
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs") and char not in "\n\t":
+            raise InvalidInput(
+                "A description cannot hold the control or invisible character "
+                f"U+{ord(char):04X}.",
+                field=field,
+            )
     if len(text) > MAX_DESCRIPTION_LENGTH:
         raise InvalidInput(
             f"A description has at most {MAX_DESCRIPTION_LENGTH} characters; "

@@ -5,6 +5,7 @@ training records, since the code is what ties a completion to a learner's record
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -43,9 +44,22 @@ class Status(StrEnum):
     LIVE = "LIVE"
 
 
+def _control_character(text: str, allowed: str) -> str | None:
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs") and char not in allowed:
+            return f"U+{ord(char):04X}"
+    return None
+
+
 def check_title(title: str, field: str = "title") -> str:
-    """Trim a title; it must be 1 to 200 characters."""
+    """Trim a title; it must be 1 to 200 characters, on one line, all visible."""
     text = title.strip()
+    hidden = _control_character(text, allowed="")
+    if hidden:
+        raise InvalidInput(
+            f"A title cannot hold the control or invisible character {hidden}.",
+            field=field,
+        )
     if not text:
         raise InvalidInput("A title cannot be empty.", field=field)
     if len(text) > MAX_TITLE_LENGTH:
@@ -60,6 +74,12 @@ def check_title(title: str, field: str = "title") -> str:
 def check_text(text: str, field: str) -> str:
     """Trim free text (descriptions, prerequisites) and bound its length."""
     value = text.strip()
+    hidden = _control_character(value, allowed="\n\t")
+    if hidden:
+        raise InvalidInput(
+            f"This text cannot hold the control or invisible character {hidden}.",
+            field=field,
+        )
     if len(value) > MAX_TEXT_LENGTH:
         raise InvalidInput(
             f"This text has at most {MAX_TEXT_LENGTH} characters; "

@@ -69,7 +69,9 @@ def learner_id(username: str) -> UUID:
 
 def normalise_username(raw: str, field: str = "username") -> str:
     """Usernames are lower-case: letters, digits and . _ @ -, up to 64 characters."""
-    text = raw.strip().lower()
+    stripped = raw.strip()
+    # Checked before lower-casing: the Kelvin sign lower-cases to a plain "k".
+    text = stripped.lower() if stripped.isascii() else ""
     if not _USERNAME.fullmatch(text):
         raise InvalidInput(
             "A username is 1 to 64 characters: letters, digits and . _ @ -, "

@@ -55,12 +55,13 @@ def check_points(points: int, field: str) -> int:
 
 
 def check_pass_mark(pass_mark: int | None, total: int) -> int | None:
-    """A pass mark, when given, lies between 0 and the total points of the steps."""
+    """A pass mark, when given, lies between 1 and the total points of the steps."""
     if pass_mark is None:
         return None
-    if pass_mark < 0 or pass_mark > total:
+    # A pass mark of 0 would complete the path the moment a learner joins it.
+    if pass_mark < 1 or pass_mark > total:
         raise InvalidInput(
-            f"The pass mark must be from 0 to the steps' total of {total} points; "
+            f"The pass mark must be from 1 to the steps' total of {total} points; "
             f"got {pass_mark}.",
             field="passMark",
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -62,7 +63,14 @@ class QualifyGraphQL(GraphQL[Context, None]):
                 )
             except Unauthenticated as error:
                 _log(request, 401, started, "unauthenticated")
-                return _unauthenticated(error, request.state.correlation_id)
+                return _error(
+                    401, error.code, error.message, request.state.correlation_id
+                )
+
+        problem = await _body_problem(request)
+        if problem is not None:
+            _log(request, 400, started, "bad body")
+            return _error(400, "BAD_REQUEST", problem, request.state.correlation_id)
 
         response = await super().run(request, context, root_value)
         _log(request, response.status_code, started, _outcome(request))
@@ -101,13 +109,38 @@ def _request_id(request: Request) -> str:
     return given if _REQUEST_ID.fullmatch(given) else str(uuid4())
 
 
-def _unauthenticated(error: Unauthenticated, correlation_id: str) -> Response:
-    body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
-    return JSONResponse(
-        body,
-        status_code=401,
-        headers={"WWW-Authenticate": "Bearer", "X-Request-Id": correlation_id},
-    )
+async def _body_problem(request: Request) -> str | None:
+    """Why a JSON body cannot be a GraphQL request, checked before Strawberry reads it.
+
+    Text that is not UTF-8, JSON that is not an object, and strings holding half of
+    a surrogate pair would otherwise surface as server errors deep inside.
+    """
+    media_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if request.method != "POST" or media_type.lower() != "application/json":
+        return None
+
+    body = await request.body()
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        return f"The body is not UTF-8 text: byte {error.start} is not valid."
+    except ValueError:
+        return "The body is not valid JSON."
+    if not isinstance(data, dict):
+        return "The body must be a JSON object with a query field."
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "The body holds a lone surrogate escape (\\ud800-\\udfff), not text."
+    return None
+
+
+def _error(status: int, code: str, message: str, correlation_id: str) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    headers = {"X-Request-Id": correlation_id}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _outcome(request: Request) -> str:

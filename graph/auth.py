@@ -60,8 +60,17 @@ def principal_from_header(secret: str, header: str | None) -> Principal:
         )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("The token has expired; get a new one.") from None
-    except jwt.InvalidTokenError as error:
-        raise Unauthenticated(f"The token is not valid: {error}.") from None
+    except jwt.InvalidAudienceError:
+        raise Unauthenticated("The token was issued for another service.") from None
+    except jwt.ImmatureSignatureError:
+        raise Unauthenticated("The token is not valid yet.") from None
+    except jwt.MissingRequiredClaimError as error:
+        raise Unauthenticated(f"The token lacks the {error.claim} claim.") from None
+    except jwt.InvalidTokenError:
+        # The library's own wording can quote the token's bytes; say it plainly.
+        raise Unauthenticated(
+            "The token is not a valid token signed by this service."
+        ) from None
 
     try:
         role = Role(str(claims.get("role")))

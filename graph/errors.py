@@ -56,9 +56,17 @@ class UserError:
 
 
 def is_defect(error: GraphQLError) -> bool:
-    """Whether an error comes from a bug rather than from the request."""
+    """Whether an error comes from a bug rather than from the request.
+
+    Only a resolver's error has a path; one without comes from reading the request
+    itself (a variable that is not a valid Date, say) and is the caller's to fix.
+    """
     original = error.original_error
-    return original is not None and not isinstance(original, QualifyError)
+    return (
+        original is not None
+        and not isinstance(original, QualifyError)
+        and error.path is not None
+    )
 
 
 def format_error(error: GraphQLError, correlation_id: str) -> dict[str, Any]:
@@ -71,12 +79,14 @@ def format_error(error: GraphQLError, correlation_id: str) -> dict[str, Any]:
         formatted["extensions"] = {"code": original.code}
         if original.field:
             formatted["extensions"]["field"] = original.field
-    elif original is not None:
+    elif is_defect(error):
         formatted["message"] = (
             f"Internal server error; quote request id {correlation_id} when "
             "reporting it."
         )
         formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
+    elif original is not None:
+        formatted["extensions"] = {"code": "BAD_USER_INPUT"}
     else:
         formatted.setdefault("extensions", {})
         formatted["extensions"].setdefault("code", "GRAPHQL_VALIDATION_FAILED")

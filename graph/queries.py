@@ -7,10 +7,12 @@ statements whose number does not grow with the page size.
 from __future__ import annotations
 
 import sqlite3
+from uuid import UUID
 
 import strawberry
 
 from domain.codes import normalise_code
+from domain.content import Status as DomainStatus
 from domain.errors import NotFound
 from domain.learners import normalise_username
 from domain.principal import Principal, Right
@@ -28,7 +30,7 @@ from graph.types import (
 )
 from projections import code_usage, course_activity, learners, path_progress
 from projections import training_records as records
-from projections.paging import check_page_size
+from projections.paging import check_page_size, check_search
 
 
 def code_names(db: sqlite3.Connection, code_ids: list[str]) -> dict[str, str]:
@@ -94,6 +96,21 @@ def read_record(db: sqlite3.Connection, record_id: str) -> TrainingRecord | None
     return TrainingRecord.of(row) if row else None
 
 
+def canonical_id(value: str) -> str | None:
+    """An id in the form this system issues it, or None for anything else."""
+    try:
+        return str(UUID(value.strip()))
+    except ValueError:
+        return None
+
+
+def _visible(info: Info, found: LearningContent | LearningPath | None) -> bool:
+    # Drafts are for the people who write them; learners see only live items.
+    if found is None or found.status is not DomainStatus.DRAFT:
+        return True
+    return info.context.principal.can(Right.MANAGE_CONTENT)
+
+
 def _require_self_or_all(principal: Principal, username: str) -> None:
     # Learners see only their own records and progress.
     principal.require_self_or(username, Right.VIEW_ALL_RECORDS)
@@ -110,7 +127,7 @@ class Query:
         after: str | None = None,
     ) -> Connection[QualificationCode]:
         check_page_size(first)
-        text = search.strip() if search else None
+        text = check_search(search.strip()) if search else None
 
         def query(db: sqlite3.Connection) -> Connection[QualificationCode]:
             page = code_usage.code_page(db, text, first, after)
@@ -125,16 +142,23 @@ class Query:
         name = normalise_code(code)
         return await info.context.read(lambda db: read_code(db, name))
 
-    @strawberry.field(description="A course, quiz or training event by id.")
+    @strawberry.field(
+        description="A course, quiz or training event by id; drafts for managers."
+    )
     async def content(
         self, info: Info, content_id: strawberry.ID
     ) -> LearningContent | None:
-        return await info.context.read(lambda db: read_content(db, str(content_id)))
+        key = canonical_id(content_id)
+        if key is None:
+            return None
+        found = await info.context.read(lambda db: read_content(db, key))
+        return found if _visible(info, found) else None
 
     @strawberry.field(description="The learning path with this code.")
     async def learning_path(self, info: Info, code: str) -> LearningPath | None:
         name = normalise_code(code)
-        return await info.context.read(lambda db: read_path(db, name))
+        found = await info.context.read(lambda db: read_path(db, name))
+        return found if _visible(info, found) else None
 
     @strawberry.field(description="A participant's progress; null if not joined.")
     async def path_progress(
@@ -210,7 +234,9 @@ class Query:
         self, info: Info, content_id: strawberry.ID
     ) -> CourseActivity | None:
         info.context.principal.require(Right.VIEW_ALL_RECORDS)
-        key = str(content_id)
+        key = canonical_id(content_id)
+        if key is None:
+            return None
 
         def query(db: sqlite3.Connection) -> CourseActivity | None:
             content = read_content(db, key)

@@ -86,31 +86,51 @@ class Follower:
         applied = 0
         with self._lock:
             while until is None or self.position < until:
-                notifications = self.log.recorder.select_notifications(
-                    start=self.position + 1, limit=self.batch_size
-                )
-                if not notifications:
+                count = self._apply_next_batch(until)
+                if not count:
                     break
-                batch = [
-                    (n.id, self.log.mapper.to_domain_event(n)) for n in notifications
-                ]
-                self._apply(batch)
-                applied += len(batch)
+                applied += count
         return CatchUp(applied, self.position)
 
-    def _apply(self, batch: Sequence[tuple[int, object]]) -> None:
+    def _apply_next_batch(self, until: int | None) -> int:
+        # Positions are read from the store, not remembered: another process on the
+        # same store may have moved them since.
+        with self.store.reading() as db:
+            positions = self._stored_positions(db)
+        self._positions = positions
+        start = min(positions, default=0)
+        if until is not None and start >= until:
+            return 0
+
+        # The log is read before the write transaction opens: holding the write
+        # lock while waiting for the event store's connections could deadlock
+        # with a command waiting for that lock.
+        notifications = self.log.recorder.select_notifications(
+            start=start + 1, limit=self.batch_size
+        )
+        if not notifications:
+            return 0
+        batch = [(n.id, self.log.mapper.to_domain_event(n)) for n in notifications]
         last = batch[-1][0]
+
         with self.store.writing() as db:
+            positions = self._stored_positions(db)
             for index, handlers in enumerate(self._handlers):
-                start = self._positions[index]
                 for position, event in batch:
-                    if position > start:
+                    if position > positions[index]:
                         _dispatch(db, handlers, event)
+                positions[index] = max(positions[index], last)
                 db.execute(
                     "UPDATE projection_positions SET position = ? WHERE name = ?",
-                    (last, self.projections[index].name),
+                    (positions[index], self.projections[index].name),
                 )
-        self._positions = [last for _ in self._positions]
+        self._positions = positions
+        return len(batch)
+
+    def _stored_positions(self, db: sqlite3.Connection) -> list[int]:
+        rows = db.execute("SELECT name, position FROM projection_positions")
+        stored = {row["name"]: row["position"] for row in rows}
+        return [stored[p.name] for p in self.projections]
 
 
 def _dispatch(

@@ -13,6 +13,8 @@ from domain.errors import InvalidInput
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 100
+MAX_CURSOR_LENGTH = 512
+MAX_SEARCH_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,14 @@ def encode_cursor(kind: str, *key: str) -> str:
 
 def decode_cursor(cursor: str, kind: str, parts: int = 1) -> list[str]:
     """The sort key in ``cursor``; refused when damaged or from another list."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        value = None
+    value = None
+    # Our cursors are short; a long one is not ours, and is not decoded at all.
+    if len(cursor) <= MAX_CURSOR_LENGTH:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        except (ValueError, binascii.Error, UnicodeError, RecursionError):
+            value = None
     if (
         not isinstance(value, list)
         or len(value) != parts + 1
@@ -60,6 +65,17 @@ def check_page_size(first: int) -> int:
             f"first must be from 1 to {MAX_PAGE_SIZE}; got {first}.", field="first"
         )
     return first
+
+
+def check_search(search: str) -> str:
+    """A search text is at most 100 characters."""
+    if len(search) > MAX_SEARCH_LENGTH:
+        raise InvalidInput(
+            f"A search has at most {MAX_SEARCH_LENGTH} characters; "
+            f"this one has {len(search)}.",
+            field="search",
+        )
+    return search
 
 
 def like_pattern(search: str) -> str:

@@ -15,6 +15,8 @@ MEMORY_URL = "memory://"
 
 
 class Environment(StrEnum):
+    """Where the service runs; production hides the development conveniences."""
+
     DEVELOPMENT = "development"
     PRODUCTION = "production"
 
@@ -50,6 +52,11 @@ class Settings:
                     "QUALIFY_JWT_SECRET must be set in production."
                 )
             secret = DEVELOPMENT_SECRET
+        elif environment is Environment.PRODUCTION and secret == DEVELOPMENT_SECRET:
+            raise ConfigurationError(
+                "QUALIFY_JWT_SECRET is the published development secret; production "
+                "needs a secret of its own."
+            )
         elif len(secret) < 32:
             raise ConfigurationError(
                 "QUALIFY_JWT_SECRET must be at least 32 characters long."
@@ -61,6 +68,7 @@ class Settings:
 
     @property
     def is_production(self) -> bool:
+        """Whether development conveniences (GraphiQL, demo tokens) are off."""
         return self.environment is Environment.PRODUCTION
 
 
