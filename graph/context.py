@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -11,6 +10,7 @@ import strawberry
 from anyio import to_thread
 
 from domain.principal import Principal
+from projections.database import Db
 from qualify.bootstrap import Backend
 
 T = TypeVar("T")
@@ -34,7 +34,7 @@ class Context:
             return self.correlation_id
         return f"{self.correlation_id}.{self.commands}"
 
-    async def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, query: Callable[[Db], T]) -> T:
         """Run a read-model query in a worker thread, off the event loop."""
         store = self.backend.store
 

@@ -5,7 +5,6 @@ projected, so it shows exactly what the next query will.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -33,6 +32,7 @@ from graph.types import (
     User,
 )
 from projections import learners
+from projections.database import Db
 
 T = TypeVar("T")
 
@@ -57,7 +57,7 @@ async def _run(
 
 
 async def _result(
-    info: Info, outcome: Outcome | None, read: Callable[[sqlite3.Connection, str], T]
+    info: Info, outcome: Outcome | None, read: Callable[[Db, str], T]
 ) -> T | None:
     if outcome is None or outcome.value is None:
         return None
@@ -292,7 +292,7 @@ def _steps(steps: list[StepInput]) -> tuple[c.StepInput, ...]:
     return tuple(c.StepInput(s.code, s.title, s.points, s.mandatory) for s in steps)
 
 
-def _read_user(db: sqlite3.Connection, username: str) -> User | None:
+def _read_user(db: Db, username: str) -> User | None:
     row = learners.learner_by_username(db, username)
     return User.of(row) if row else None
 

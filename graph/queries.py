@@ -6,7 +6,6 @@ statements whose number does not grow with the page size.
 
 from __future__ import annotations
 
-import sqlite3
 from uuid import UUID
 
 import strawberry
@@ -30,15 +29,16 @@ from graph.types import (
 )
 from projections import code_usage, course_activity, learners, path_progress
 from projections import training_records as records
+from projections.database import Db
 from projections.paging import check_page_size, check_search
 
 
-def code_names(db: sqlite3.Connection, code_ids: list[str]) -> dict[str, str]:
+def code_names(db: Db, code_ids: list[str]) -> dict[str, str]:
     """Current names of codes by id (a renamed code shows its new name)."""
     return {i: row.code for i, row in code_usage.codes_by_id(db, code_ids).items()}
 
 
-def read_code(db: sqlite3.Connection, name: str) -> QualificationCode | None:
+def read_code(db: Db, name: str) -> QualificationCode | None:
     """One live code with its uses."""
     row = code_usage.live_code(db, name)
     if row is None:
@@ -47,7 +47,7 @@ def read_code(db: sqlite3.Connection, name: str) -> QualificationCode | None:
     return QualificationCode.of(row, uses)
 
 
-def read_content(db: sqlite3.Connection, content_id: str) -> LearningContent | None:
+def read_content(db: Db, content_id: str) -> LearningContent | None:
     """One content item, showing its code's current name."""
     row = course_activity.content_by_id(db, [content_id]).get(content_id)
     if row is None:
@@ -56,7 +56,7 @@ def read_content(db: sqlite3.Connection, content_id: str) -> LearningContent | N
     return LearningContent.of(row, names.get(row.code_id or ""))
 
 
-def read_path(db: sqlite3.Connection, name: str) -> LearningPath | None:
+def read_path(db: Db, name: str) -> LearningPath | None:
     """The learning path whose own code is ``name``."""
     code = code_usage.live_code(db, name)
     path = path_progress.path_by_code_id(db, code.code_id) if code else None
@@ -67,9 +67,7 @@ def read_path(db: sqlite3.Connection, name: str) -> LearningPath | None:
     return LearningPath.of(path, steps, names)
 
 
-def read_progress(
-    db: sqlite3.Connection, path_code: str, username: str
-) -> PathProgress | None:
+def read_progress(db: Db, path_code: str, username: str) -> PathProgress | None:
     """A participant's progress, or None when they have not joined the path."""
     code = code_usage.live_code(db, path_code)
     path = path_progress.path_by_code_id(db, code.code_id) if code else None
@@ -90,7 +88,7 @@ def read_progress(
     return PathProgress.of(path_code, row, progress[learner.learner_id], names)
 
 
-def read_record(db: sqlite3.Connection, record_id: str) -> TrainingRecord | None:
+def read_record(db: Db, record_id: str) -> TrainingRecord | None:
     """One active training record."""
     row = records.record_by_id(db, record_id)
     return TrainingRecord.of(row) if row else None
@@ -129,7 +127,7 @@ class Query:
         check_page_size(first)
         text = check_search(search.strip()) if search else None
 
-        def query(db: sqlite3.Connection) -> Connection[QualificationCode]:
+        def query(db: Db) -> Connection[QualificationCode]:
             page = code_usage.code_page(db, text, first, after)
             uses = code_usage.uses_of(db, [row.code_id for row in page.items])
             nodes = [QualificationCode.of(r, uses[r.code_id]) for r in page.items]
@@ -189,7 +187,7 @@ class Query:
             _require_self_or_all(principal, user)
         name = normalise_code(code) if code else None
 
-        def query(db: sqlite3.Connection) -> Connection[TrainingRecord]:
+        def query(db: Db) -> Connection[TrainingRecord]:
             learner_id = code_id = None
             if user is not None:
                 learner = learners.learner_by_username(db, user)
@@ -215,7 +213,7 @@ class Query:
         info.context.principal.require(Right.MANAGE_CONTENT)
         name = normalise_code(code)
 
-        def query(db: sqlite3.Connection) -> RenameImpact | None:
+        def query(db: Db) -> RenameImpact | None:
             found = read_code(db, name)
             row = code_usage.live_code(db, name)
             if found is None or row is None:
@@ -238,7 +236,7 @@ class Query:
         if key is None:
             return None
 
-        def query(db: sqlite3.Connection) -> CourseActivity | None:
+        def query(db: Db) -> CourseActivity | None:
             content = read_content(db, key)
             if content is None:
                 return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date, datetime
 from typing import Generic, TypeVar
 
@@ -18,6 +17,7 @@ from graph.context import Info
 from projections import path_progress
 from projections.code_usage import CodeRow, Use
 from projections.course_activity import Activity, ContentRow
+from projections.database import Db
 from projections.learners import LearnerRow
 from projections.paging import Page, check_page_size
 from projections.path_progress import ParticipantRow, PathRow, ProgressRow
@@ -328,7 +328,7 @@ class LearningPath:
         check_page_size(first)
         path_id = str(self.id)
 
-        def query(db: sqlite3.Connection) -> Page[ProgressRow]:
+        def query(db: Db) -> Page[ProgressRow]:
             path = path_progress.paths_by_id(db, [path_id])[path_id]
             return path_progress.participant_page(db, path, first, after)
 

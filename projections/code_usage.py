@@ -6,7 +6,6 @@ every read model that shows the code shows the new name at once.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from domain import codes as ev
 from domain.content import ContentCreated
 from domain.events import Event
 from domain.paths import PathCreated, PathStepsSet
+from projections.database import Db
 from projections.paging import Page, decode_cursor, encode_cursor, like_pattern
 from projections.projection import Apply, Projection
 
@@ -95,49 +95,50 @@ class CodeUsage(Projection):
         }
 
 
-def _created(db: sqlite3.Connection, e: ev.CodeCreated) -> None:
+def _created(db: Db, e: ev.CodeCreated) -> None:
     db.execute(
         "INSERT INTO codes (code_id, code, description, created_at) VALUES (?,?,?,?)",
         (str(e.originator_id), e.code, e.description, e.timestamp.isoformat()),
     )
 
 
-def _described(db: sqlite3.Connection, e: ev.CodeDescriptionUpdated) -> None:
+def _described(db: Db, e: ev.CodeDescriptionUpdated) -> None:
     db.execute(
         "UPDATE codes SET description = ? WHERE code_id = ?",
         (e.description, str(e.originator_id)),
     )
 
 
-def _renamed(db: sqlite3.Connection, e: ev.CodeRenamed) -> None:
+def _renamed(db: Db, e: ev.CodeRenamed) -> None:
     db.execute(
         "UPDATE codes SET code = ? WHERE code_id = ?",
         (e.new_code, str(e.originator_id)),
     )
 
 
-def _deleted(db: sqlite3.Connection, e: ev.CodeDeleted) -> None:
+def _deleted(db: Db, e: ev.CodeDeleted) -> None:
     db.execute(
         "UPDATE codes SET deleted_at = ? WHERE code_id = ?",
         (e.timestamp.isoformat(), str(e.originator_id)),
     )
 
 
-def _attached(db: sqlite3.Connection, e: ev.CodeAttached) -> None:
+def _attached(db: Db, e: ev.CodeAttached) -> None:
     db.execute(
-        "INSERT OR REPLACE INTO code_uses VALUES (?,?,?,?)",
+        "INSERT INTO code_uses VALUES (?,?,?,?) ON CONFLICT (code_id, owner_id) "
+        "DO UPDATE SET kind = excluded.kind, path_id = excluded.path_id",
         (str(e.originator_id), e.owner_id, e.kind, e.container_id),
     )
 
 
-def _detached(db: sqlite3.Connection, e: ev.CodeDetached) -> None:
+def _detached(db: Db, e: ev.CodeDetached) -> None:
     db.execute(
         "DELETE FROM code_uses WHERE code_id = ? AND owner_id = ?",
         (str(e.originator_id), e.owner_id),
     )
 
 
-def _records_added(db: sqlite3.Connection, e: ev.CodeRecordsAdded) -> None:
+def _records_added(db: Db, e: ev.CodeRecordsAdded) -> None:
     db.execute(
         "UPDATE codes SET active_record_count = active_record_count + ? "
         "WHERE code_id = ?",
@@ -145,7 +146,7 @@ def _records_added(db: sqlite3.Connection, e: ev.CodeRecordsAdded) -> None:
     )
 
 
-def _records_removed(db: sqlite3.Connection, e: ev.CodeRecordsRemoved) -> None:
+def _records_removed(db: Db, e: ev.CodeRecordsRemoved) -> None:
     db.execute(
         "UPDATE codes SET active_record_count = active_record_count - ? "
         "WHERE code_id = ?",
@@ -153,33 +154,41 @@ def _records_removed(db: sqlite3.Connection, e: ev.CodeRecordsRemoved) -> None:
     )
 
 
-def _name_claimed(db: sqlite3.Connection, e: ev.CodeNameClaimed) -> None:
+def _name_claimed(db: Db, e: ev.CodeNameClaimed) -> None:
+    _name(db, e.name, e.code_id, None)
+
+
+def _name_released(db: Db, e: ev.CodeNameReleased) -> None:
+    _name(db, e.name, None, e.renamed_to)
+
+
+def _name(db: Db, name: str, code_id: str | None, renamed_to: str | None) -> None:
     db.execute(
-        "INSERT OR REPLACE INTO code_names VALUES (?, ?, NULL)", (e.name, e.code_id)
+        "INSERT INTO code_names VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+        "SET code_id = excluded.code_id, renamed_to = excluded.renamed_to",
+        (name, code_id, renamed_to),
     )
 
 
-def _name_released(db: sqlite3.Connection, e: ev.CodeNameReleased) -> None:
-    db.execute(
-        "INSERT OR REPLACE INTO code_names VALUES (?, NULL, ?)", (e.name, e.renamed_to)
-    )
-
-
-def _content_titled(db: sqlite3.Connection, e: ContentCreated) -> None:
+def _content_titled(db: Db, e: ContentCreated) -> None:
     _title(db, str(e.originator_id), e.title)
 
 
-def _path_titled(db: sqlite3.Connection, e: PathCreated) -> None:
+def _path_titled(db: Db, e: PathCreated) -> None:
     _title(db, str(e.originator_id), e.title)
 
 
-def _steps_titled(db: sqlite3.Connection, e: PathStepsSet) -> None:
+def _steps_titled(db: Db, e: PathStepsSet) -> None:
     for step in e.steps:
         _title(db, step["step_id"], step["title"])
 
 
-def _title(db: sqlite3.Connection, owner_id: str, title: str) -> None:
-    db.execute("INSERT OR REPLACE INTO use_titles VALUES (?, ?)", (owner_id, title))
+def _title(db: Db, owner_id: str, title: str) -> None:
+    db.execute(
+        "INSERT INTO use_titles VALUES (?, ?) "
+        "ON CONFLICT (owner_id) DO UPDATE SET title = excluded.title",
+        (owner_id, title),
+    )
 
 
 # Queries
@@ -188,13 +197,15 @@ _CODE_COLUMNS = "code_id, code, description, created_at, active_record_count"
 
 
 def code_page(
-    db: sqlite3.Connection, search: str | None, first: int, after: str | None
+    db: Db, search: str | None, first: int, after: str | None
 ) -> Page[CodeRow]:
     """Live codes in name order, ``first`` after the cursor, matching ``search``."""
     where = ["deleted_at IS NULL"]
     params: list[object] = []
     if search:
-        where.append("(code LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')")
+        where.append(
+            "(code LIKE UPPER(?) ESCAPE '!' OR LOWER(description) LIKE ? ESCAPE '!')"
+        )
         pattern = like_pattern(search)
         params += [pattern, pattern]
     condition = " AND ".join(where)
@@ -219,7 +230,7 @@ def code_page(
     )
 
 
-def live_code(db: sqlite3.Connection, code: str) -> CodeRow | None:
+def live_code(db: Db, code: str) -> CodeRow | None:
     """The live code of that name."""
     row = db.execute(
         f"SELECT {_CODE_COLUMNS} FROM codes WHERE code = ? AND deleted_at IS NULL",
@@ -228,7 +239,7 @@ def live_code(db: sqlite3.Connection, code: str) -> CodeRow | None:
     return CodeRow(**row) if row else None
 
 
-def codes_by_id(db: sqlite3.Connection, code_ids: Sequence[str]) -> dict[str, CodeRow]:
+def codes_by_id(db: Db, code_ids: Sequence[str]) -> dict[str, CodeRow]:
     """Codes (live or deleted) by id, for showing a code's current name."""
     found: dict[str, CodeRow] = {}
     for chunk in _chunks(code_ids):
@@ -240,7 +251,7 @@ def codes_by_id(db: sqlite3.Connection, code_ids: Sequence[str]) -> dict[str, Co
     return found
 
 
-def uses_of(db: sqlite3.Connection, code_ids: Sequence[str]) -> dict[str, list[Use]]:
+def uses_of(db: Db, code_ids: Sequence[str]) -> dict[str, list[Use]]:
     """What uses each code: content first, then paths, then steps."""
     found: dict[str, list[Use]] = {code_id: [] for code_id in code_ids}
     for chunk in _chunks(code_ids):
@@ -259,7 +270,7 @@ def uses_of(db: sqlite3.Connection, code_ids: Sequence[str]) -> dict[str, list[U
     return found
 
 
-def name_history(db: sqlite3.Connection, name: str) -> NameRow | None:
+def name_history(db: Db, name: str) -> NameRow | None:
     """Who holds a name now, or where it went."""
     row = db.execute("SELECT * FROM code_names WHERE name = ?", (name,)).fetchone()
     return NameRow(**row) if row else None

@@ -7,7 +7,6 @@ deleting a record leaves the activity report as it was (as the product promises)
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from domain import content as ev
 from domain.events import Event
 from domain.learners import ContentCompleted, Enrolled
+from projections.database import Db
 from projections.projection import Apply, Projection
 
 
@@ -85,7 +85,7 @@ class CourseActivity(Projection):
         }
 
 
-def _created(db: sqlite3.Connection, e: ev.ContentCreated) -> None:
+def _created(db: Db, e: ev.ContentCreated) -> None:
     db.execute(
         "INSERT INTO learning_content VALUES (?,?,?,?,?,?,?,NULL,?,?)",
         (
@@ -102,23 +102,23 @@ def _created(db: sqlite3.Connection, e: ev.ContentCreated) -> None:
     )
 
 
-def _code_set(db: sqlite3.Connection, e: ev.ContentCodeSet) -> None:
+def _code_set(db: Db, e: ev.ContentCodeSet) -> None:
     db.execute(
         "UPDATE learning_content SET code_id = ? WHERE content_id = ?",
         (e.code_id, str(e.originator_id)),
     )
 
 
-def _enrolled(db: sqlite3.Connection, e: Enrolled) -> None:
+def _enrolled(db: Db, e: Enrolled) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO enrolments VALUES (?,?,?)",
+        "INSERT INTO enrolments VALUES (?,?,?) ON CONFLICT DO NOTHING",
         (e.content_id, str(e.originator_id), e.timestamp.isoformat()),
     )
 
 
-def _completed(db: sqlite3.Connection, e: ContentCompleted) -> None:
+def _completed(db: Db, e: ContentCompleted) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO completions VALUES (?,?,?,?,?)",
+        "INSERT INTO completions VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING",
         (
             e.content_id,
             str(e.originator_id),
@@ -132,9 +132,7 @@ def _completed(db: sqlite3.Connection, e: ContentCompleted) -> None:
 # Queries
 
 
-def content_by_id(
-    db: sqlite3.Connection, content_ids: list[str]
-) -> dict[str, ContentRow]:
+def content_by_id(db: Db, content_ids: list[str]) -> dict[str, ContentRow]:
     """Content items by id."""
     found: dict[str, ContentRow] = {}
     unique = list(dict.fromkeys(content_ids))
@@ -153,7 +151,7 @@ def content_by_id(
     return found
 
 
-def activity(db: sqlite3.Connection, content_id: str) -> Activity:
+def activity(db: Db, content_id: str) -> Activity:
     """Enrolments and completions of one content item."""
     enrolments = db.execute(
         "SELECT COUNT(*) FROM enrolments WHERE content_id = ?", (content_id,)

@@ -1,6 +1,10 @@
-"""Where the read models live: SQL tables beside the events.
+"""Where the read models live: SQL tables beside the events, in SQLite or PostgreSQL.
 
-A file database is opened in WAL mode with one connection for the projection writer
+The read models are written in one SQL dialect that both engines accept (``?``
+placeholders, ``ON CONFLICT`` upserts); the PostgreSQL store translates the
+placeholders. Rows behave alike on both: by position and by column name.
+
+A SQLite file is opened in WAL mode with one connection for the projection writer
 and one per reading thread, so queries never wait for the writer. An in-memory
 database (for tests) is a single connection shared under a lock, since SQLite's
 shared in-memory cache fails rather than waits when two connections collide.
@@ -10,15 +14,74 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
-class ReadStore:
+class Cursor(Protocol):
+    """The part of a DB-API cursor the read models use."""
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Db(Protocol):
+    """A connection inside one transaction."""
+
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor: ...
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+class ReadStore(Protocol):
     """Connections to the read-model tables."""
+
+    dialect: str
+
+    def writing(self) -> AbstractContextManager[Db]:
+        """One write transaction; it commits at the end of the block or not at all."""
+
+    def reading(self) -> AbstractContextManager[Db]:
+        """A consistent snapshot for the statements of one query."""
+
+    def gap_marker(self) -> object:
+        """Something to compare later to learn whether a gap in the log is final."""
+
+    def gap_is_final(self, marker: object) -> bool:
+        """Whether every transaction running when ``marker`` was taken has ended."""
+
+    def leadership(self) -> Leadership:
+        """The lock that lets one projection worker at a time lead."""
+
+    def close(self) -> None:
+        """Close every connection this store opened."""
+
+
+class Leadership(Protocol):
+    """Held by the one worker advancing the read models."""
+
+    def hold(self) -> bool:
+        """Take the lead if it is free; whether this worker holds it now."""
+
+
+class _Alone:
+    """On SQLite every writer takes the file's lock in turn: there is no one to lead."""
+
+    def hold(self) -> bool:
+        return True
+
+
+class SQLiteStore:
+    """Read models in a SQLite file, or in memory."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -47,7 +110,7 @@ class ReadStore:
         return connection
 
     @contextmanager
-    def writing(self) -> Iterator[sqlite3.Connection]:
+    def writing(self) -> Iterator[Db]:
         """One write transaction; it commits at the end of the block or not at all."""
         with self._lock:
             db = self._writer
@@ -62,7 +125,7 @@ class ReadStore:
             db.execute("COMMIT")
 
     @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
+    def reading(self) -> Iterator[Db]:
         """A consistent snapshot for the statements of one query."""
         if self.in_memory:
             with self._lock:
@@ -78,6 +141,18 @@ class ReadStore:
             yield db
         finally:
             db.execute("COMMIT")
+
+    def gap_marker(self) -> object:
+        """SQLite numbers events under its single write lock: no gap ever fills."""
+        return None
+
+    def gap_is_final(self, marker: object) -> bool:
+        """Always: a position SQLite skipped is never used later."""
+        return True
+
+    def leadership(self) -> Leadership:
+        """Always held: batches already take turns on the file's write lock."""
+        return _Alone()
 
     def close(self) -> None:
         """Close every connection this store opened."""

@@ -8,17 +8,21 @@ skips nor double-counts an event.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import Notification
 
 from domain.application import EventLog
 from domain.events import Event
-from projections.database import ReadStore
+from projections.database import Db, ReadStore
 from projections.projection import Apply, Projection
 
 BATCH_SIZE = 2000
+# Any fixed number: processes agree on it to take turns changing tables.
+SCHEMA_LOCK = 7_441_203
 
 _POSITIONS = """
 CREATE TABLE IF NOT EXISTS projection_positions (
@@ -52,12 +56,19 @@ class Follower:
         self.projections = tuple(projections)
         self.batch_size = batch_size
         self._lock = threading.Lock()
+        self._gap: tuple[int, object] | None = None
         self._handlers = [p.handlers() for p in self.projections]
         self._positions = self._prepare()
 
     def _prepare(self) -> list[int]:
         # A read model whose stored version differs from the code's is rebuilt.
         with self.store.writing() as db:
+            if self.store.dialect == "postgres":
+                # Several processes may start at once; one changes tables at a time.
+                db.execute(
+                    "SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))",
+                    (SCHEMA_LOCK,),
+                )
             db.execute(_POSITIONS)
             stored = {
                 row["name"]: (row["version"], row["position"])
@@ -70,11 +81,18 @@ class Follower:
                     projection.create(db)
                     position = 0
                     db.execute(
-                        "INSERT OR REPLACE INTO projection_positions VALUES (?, ?, ?)",
-                        (projection.name, projection.version, 0),
+                        "INSERT INTO projection_positions VALUES (?, ?, 0) "
+                        "ON CONFLICT (name) DO UPDATE SET version = excluded.version, "
+                        "position = 0",
+                        (projection.name, projection.version),
                     )
                 positions.append(position)
         return positions
+
+    def stored_position(self) -> int:
+        """The position every read model has reached, as the store says now."""
+        with self.store.reading() as db:
+            return min(self._stored_positions(db), default=0)
 
     @property
     def position(self) -> int:
@@ -105,8 +123,11 @@ class Follower:
         # The log is read before the write transaction opens: holding the write
         # lock while waiting for the event store's connections could deadlock
         # with a command waiting for that lock.
-        notifications = self.log.recorder.select_notifications(
-            start=start + 1, limit=self.batch_size
+        notifications = self._ready(
+            start,
+            self.log.recorder.select_notifications(
+                start=start + 1, limit=self.batch_size
+            ),
         )
         if not notifications:
             return 0
@@ -114,7 +135,7 @@ class Follower:
         last = batch[-1][0]
 
         with self.store.writing() as db:
-            positions = self._stored_positions(db)
+            positions = self._stored_positions(db, lock=True)
             for index, handlers in enumerate(self._handlers):
                 for position, event in batch:
                     if position > positions[index]:
@@ -127,15 +148,37 @@ class Follower:
         self._positions = positions
         return len(batch)
 
-    def _stored_positions(self, db: sqlite3.Connection) -> list[int]:
-        rows = db.execute("SELECT name, position FROM projection_positions")
+    def _ready(self, start: int, notifications: Sequence[Notification]) -> list[Any]:
+        """The notifications that can be applied now, in order, without a hole.
+
+        A missing position may belong to a transaction that has not committed yet
+        (a PostgreSQL id is taken before the commit), so nothing after it is applied
+        until the store says every transaction that could fill it has ended; then
+        the hole is final and is stepped over.
+        """
+        ready: list[Notification] = []
+        expected = start + 1
+        for notification in notifications:
+            if notification.id != expected and not self._gap_is_final(expected):
+                break
+            ready.append(notification)
+            expected = notification.id + 1
+        return ready
+
+    def _gap_is_final(self, missing: int) -> bool:
+        if self._gap is None or self._gap[0] != missing:
+            self._gap = (missing, self.store.gap_marker())
+        return self.store.gap_is_final(self._gap[1])
+
+    def _stored_positions(self, db: Db, lock: bool = False) -> list[int]:
+        # Locking the rows makes a second worker wait, then see the new positions.
+        suffix = " FOR UPDATE" if lock and self.store.dialect == "postgres" else ""
+        rows = db.execute("SELECT name, position FROM projection_positions" + suffix)
         stored = {row["name"]: row["position"] for row in rows}
         return [stored[p.name] for p in self.projections]
 
 
-def _dispatch(
-    db: sqlite3.Connection, handlers: Mapping[type[Event], Apply], event: object
-) -> None:
+def _dispatch(db: Db, handlers: Mapping[type[Event], Apply], event: object) -> None:
     handler = handlers.get(type(event))  # type: ignore[arg-type]
     if handler is not None:
         handler(db, event)

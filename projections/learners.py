@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from domain.events import Event
 from domain.learners import UserRegistered
+from projections.database import Db
 from projections.projection import Apply, Projection
 
 
@@ -42,7 +42,7 @@ class Learners(Projection):
         return {UserRegistered: _registered}
 
 
-def _registered(db: sqlite3.Connection, e: UserRegistered) -> None:
+def _registered(db: Db, e: UserRegistered) -> None:
     db.execute(
         "INSERT INTO learners VALUES (?,?,?,?,?,?)",
         (
@@ -56,16 +56,14 @@ def _registered(db: sqlite3.Connection, e: UserRegistered) -> None:
     )
 
 
-def learner_by_username(db: sqlite3.Connection, username: str) -> LearnerRow | None:
+def learner_by_username(db: Db, username: str) -> LearnerRow | None:
     """The user registered under ``username``."""
     row = db.execute("SELECT * FROM learners WHERE username = ?", (username,))
     found = row.fetchone()
     return LearnerRow(**found) if found else None
 
 
-def learners_by_id(
-    db: sqlite3.Connection, learner_ids: Sequence[str]
-) -> dict[str, LearnerRow]:
+def learners_by_id(db: Db, learner_ids: Sequence[str]) -> dict[str, LearnerRow]:
     """Users by id."""
     found: dict[str, LearnerRow] = {}
     unique = list(dict.fromkeys(learner_ids))

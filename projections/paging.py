@@ -79,6 +79,10 @@ def check_search(search: str) -> str:
 
 
 def like_pattern(search: str) -> str:
-    """A LIKE pattern matching ``search`` anywhere, wildcards taken literally."""
-    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """A lower-case LIKE pattern (escape ``!``) matching ``search`` anywhere.
+
+    Wildcards in the search are taken literally; the caller compares it with
+    lower-cased text, since PostgreSQL's LIKE is case-sensitive and SQLite's not.
+    """
+    escaped = search.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
     return f"%{escaped}%"

@@ -7,7 +7,6 @@ awards paths by, so a change of steps re-measures every participant at once.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from domain import learners as lev
 from domain import paths as ev
 from domain.events import Event
 from domain.paths import Progress, Step, measure
+from projections.database import Db
 from projections.paging import Page, decode_cursor, encode_cursor
 from projections.projection import Apply, Projection
 
@@ -103,7 +103,7 @@ class PathProgress(Projection):
         }
 
 
-def _created(db: sqlite3.Connection, e: ev.PathCreated) -> None:
+def _created(db: Db, e: ev.PathCreated) -> None:
     db.execute(
         "INSERT INTO learning_paths VALUES (?,?,?,?,?,NULL,?)",
         (
@@ -117,7 +117,7 @@ def _created(db: sqlite3.Connection, e: ev.PathCreated) -> None:
     )
 
 
-def _steps_set(db: sqlite3.Connection, e: ev.PathStepsSet) -> None:
+def _steps_set(db: Db, e: ev.PathStepsSet) -> None:
     path_id = str(e.originator_id)
     db.execute(
         "UPDATE learning_paths SET pass_mark = ? WHERE path_id = ?",
@@ -141,14 +141,14 @@ def _steps_set(db: sqlite3.Connection, e: ev.PathStepsSet) -> None:
     )
 
 
-def _joined(db: sqlite3.Connection, e: lev.PathJoined) -> None:
+def _joined(db: Db, e: lev.PathJoined) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO path_participants VALUES (?,?,?,NULL,NULL)",
+        "INSERT INTO path_participants VALUES (?,?,?,NULL,NULL) ON CONFLICT DO NOTHING",
         (e.path_id, str(e.originator_id), e.timestamp.isoformat()),
     )
 
 
-def _completed(db: sqlite3.Connection, e: lev.PathCompleted) -> None:
+def _completed(db: Db, e: lev.PathCompleted) -> None:
     db.execute(
         "UPDATE path_participants SET completed_at = ?, award_record_id = ? "
         "WHERE path_id = ? AND learner_id = ?",
@@ -156,12 +156,12 @@ def _completed(db: sqlite3.Connection, e: lev.PathCompleted) -> None:
     )
 
 
-def _hold(db: sqlite3.Connection, learner_id: str, code_id: str | None, n: int) -> None:
+def _hold(db: Db, learner_id: str, code_id: str | None, n: int) -> None:
     if code_id is None:
         return
     db.execute(
         "INSERT INTO held_codes VALUES (?, ?, ?) ON CONFLICT (learner_id, code_id) "
-        "DO UPDATE SET record_count = record_count + excluded.record_count",
+        "DO UPDATE SET record_count = held_codes.record_count + excluded.record_count",
         (learner_id, code_id, n),
     )
     db.execute(
@@ -171,17 +171,17 @@ def _hold(db: sqlite3.Connection, learner_id: str, code_id: str | None, n: int) 
     )
 
 
-def _record_added(db: sqlite3.Connection, e: lev.TrainingRecordAdded) -> None:
+def _record_added(db: Db, e: lev.TrainingRecordAdded) -> None:
     _hold(db, str(e.originator_id), e.code_id, 1)
 
 
-def _record_updated(db: sqlite3.Connection, e: lev.TrainingRecordUpdated) -> None:
+def _record_updated(db: Db, e: lev.TrainingRecordUpdated) -> None:
     if e.code_id != e.previous_code_id:
         _hold(db, str(e.originator_id), e.previous_code_id, -1)
         _hold(db, str(e.originator_id), e.code_id, 1)
 
 
-def _record_deleted(db: sqlite3.Connection, e: lev.TrainingRecordDeleted) -> None:
+def _record_deleted(db: Db, e: lev.TrainingRecordDeleted) -> None:
     _hold(db, str(e.originator_id), e.code_id, -1)
 
 
@@ -190,7 +190,7 @@ def _record_deleted(db: sqlite3.Connection, e: lev.TrainingRecordDeleted) -> Non
 _PATH_COLUMNS = "path_id, code_id, title, description, status, pass_mark, created_at"
 
 
-def path_by_code_id(db: sqlite3.Connection, code_id: str) -> PathRow | None:
+def path_by_code_id(db: Db, code_id: str) -> PathRow | None:
     """The path whose own code is ``code_id``."""
     row = db.execute(
         f"SELECT {_PATH_COLUMNS} FROM learning_paths WHERE code_id = ?", (code_id,)
@@ -198,7 +198,7 @@ def path_by_code_id(db: sqlite3.Connection, code_id: str) -> PathRow | None:
     return PathRow(**row) if row else None
 
 
-def paths_by_id(db: sqlite3.Connection, path_ids: Sequence[str]) -> dict[str, PathRow]:
+def paths_by_id(db: Db, path_ids: Sequence[str]) -> dict[str, PathRow]:
     """Paths by id."""
     unique = list(dict.fromkeys(path_ids))
     marks = ",".join("?" * len(unique))
@@ -209,7 +209,7 @@ def paths_by_id(db: sqlite3.Connection, path_ids: Sequence[str]) -> dict[str, Pa
     return {row["path_id"]: PathRow(**row) for row in rows}
 
 
-def steps_of(db: sqlite3.Connection, path_id: str) -> tuple[Step, ...]:
+def steps_of(db: Db, path_id: str) -> tuple[Step, ...]:
     """A path's steps in order."""
     rows = db.execute(
         "SELECT step_id, code_id, title, points, mandatory FROM path_steps "
@@ -235,9 +235,7 @@ _PARTICIPANT = (
 )
 
 
-def participant(
-    db: sqlite3.Connection, path_id: str, learner_id: str
-) -> ParticipantRow | None:
+def participant(db: Db, path_id: str, learner_id: str) -> ParticipantRow | None:
     """One participant of a path."""
     row = db.execute(
         f"{_PARTICIPANT} WHERE p.path_id = ? AND p.learner_id = ?",
@@ -246,7 +244,7 @@ def participant(
     return ParticipantRow(**row) if row else None
 
 
-def participant_ids(db: sqlite3.Connection, path_id: str) -> list[str]:
+def participant_ids(db: Db, path_id: str) -> list[str]:
     """Everyone who joined a path."""
     rows = db.execute(
         "SELECT learner_id FROM path_participants WHERE path_id = ?", (path_id,)
@@ -255,7 +253,7 @@ def participant_ids(db: sqlite3.Connection, path_id: str) -> list[str]:
 
 
 def progress_of(
-    db: sqlite3.Connection,
+    db: Db,
     path: PathRow,
     steps: tuple[Step, ...],
     learner_ids: Sequence[str],
@@ -279,7 +277,7 @@ def progress_of(
 
 
 def participant_page(
-    db: sqlite3.Connection, path: PathRow, first: int, after: str | None
+    db: Db, path: PathRow, first: int, after: str | None
 ) -> Page[ProgressRow]:
     """Participants in username order, with their progress."""
     count = db.execute(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from domain.events import Event
+from projections.database import Db
 
-Apply = Callable[[sqlite3.Connection, Any], None]
+Apply = Callable[[Db, Any], None]
 
 
 class Projection:
@@ -27,7 +27,7 @@ class Projection:
         """Which events change this read model, and how."""
         raise NotImplementedError
 
-    def create(self, db: sqlite3.Connection) -> None:
+    def create(self, db: Db) -> None:
         """Create the tables, dropping any older shape first."""
         for table in self.tables:
             db.execute(f"DROP TABLE IF EXISTS {table}")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain import learners as ev
 from domain.events import Event
+from projections.database import Db
 from projections.paging import Page, decode_cursor, encode_cursor
 from projections.projection import Apply, Projection
 
@@ -61,7 +61,7 @@ class TrainingRecords(Projection):
         }
 
 
-def _added(db: sqlite3.Connection, e: ev.TrainingRecordAdded) -> None:
+def _added(db: Db, e: ev.TrainingRecordAdded) -> None:
     db.execute(
         "INSERT INTO training_records VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
@@ -79,7 +79,7 @@ def _added(db: sqlite3.Connection, e: ev.TrainingRecordAdded) -> None:
     )
 
 
-def _updated(db: sqlite3.Connection, e: ev.TrainingRecordUpdated) -> None:
+def _updated(db: Db, e: ev.TrainingRecordUpdated) -> None:
     db.execute(
         "UPDATE training_records SET title = ?, training_provider = ?, "
         "completion_date = ?, other_information = ?, code_id = ? WHERE record_id = ?",
@@ -94,7 +94,7 @@ def _updated(db: sqlite3.Connection, e: ev.TrainingRecordUpdated) -> None:
     )
 
 
-def _deleted(db: sqlite3.Connection, e: ev.TrainingRecordDeleted) -> None:
+def _deleted(db: Db, e: ev.TrainingRecordDeleted) -> None:
     db.execute("DELETE FROM training_records WHERE record_id = ?", (e.record_id,))
 
 
@@ -110,7 +110,7 @@ _SELECT = (
 
 
 def record_page(
-    db: sqlite3.Connection,
+    db: Db,
     learner_id: str | None,
     code_id: str | None,
     first: int,
@@ -155,13 +155,13 @@ def record_page(
     )
 
 
-def record_by_id(db: sqlite3.Connection, record_id: str) -> RecordRow | None:
+def record_by_id(db: Db, record_id: str) -> RecordRow | None:
     """One active record."""
     row = db.execute(f"{_SELECT} WHERE r.record_id = ?", (record_id,)).fetchone()
     return RecordRow(**row) if row else None
 
 
-def learner_of_record(db: sqlite3.Connection, record_id: str) -> str | None:
+def learner_of_record(db: Db, record_id: str) -> str | None:
     """The learner holding an active record."""
     row = db.execute(
         "SELECT learner_id FROM training_records WHERE record_id = ?", (record_id,)
@@ -169,7 +169,7 @@ def learner_of_record(db: sqlite3.Connection, record_id: str) -> str | None:
     return row[0] if row else None
 
 
-def holder_count(db: sqlite3.Connection, code_id: str) -> int:
+def holder_count(db: Db, code_id: str) -> int:
     """How many learners hold an active record carrying the code."""
     row = db.execute(
         "SELECT COUNT(DISTINCT learner_id) FROM training_records WHERE code_id = ?",

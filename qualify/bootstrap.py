@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -10,13 +11,17 @@ from domain.commands import Command
 from domain.principal import Principal
 from projections.code_usage import CodeUsage
 from projections.course_activity import CourseActivity
-from projections.database import ReadStore
+from projections.database import ReadStore, SQLiteStore
 from projections.follower import Follower
 from projections.learners import Learners
 from projections.path_progress import PathProgress, participant_ids
+from projections.postgres import PostgresStore
 from projections.projection import Projection
 from projections.training_records import TrainingRecords, learner_of_record
-from qualify.config import Settings, sqlite_path
+from qualify.config import PostgresLocation, Settings, store_location
+
+# How long a server waits for projection workers before answering anyway.
+READ_TIMEOUT_SECONDS = 10.0
 
 
 def all_projections() -> list[Projection]:
@@ -55,6 +60,9 @@ class Backend:
     write_model: Qualify
     store: ReadStore
     follower: Follower
+    embedded: bool = True
+    """Whether this process keeps the read models current (else workers do)."""
+    read_timeout: float = READ_TIMEOUT_SECONDS
 
     def handle(
         self,
@@ -69,30 +77,83 @@ class Backend:
         """
         outcome = self.write_model.execute(command, principal, correlation_id)
         if outcome.position is not None:
-            self.follower.catch_up(until=outcome.position)
+            self.reach(outcome.position)
         return outcome
+
+    def reach(self, position: int) -> bool:
+        """Return once the read models have applied ``position``.
+
+        Gives up after ``read_timeout`` seconds when no worker advances them, and
+        says so by returning False; the command itself has been stored either way.
+        """
+        if self.embedded:
+            self.follower.catch_up(until=position)
+            return True
+
+        deadline = time.monotonic() + self.read_timeout
+        pause = 0.001
+        while self.follower.stored_position() < position:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+        return True
 
     def close(self) -> None:
         """Release the store's connections."""
-        self.store.close()
-        self.log.close()
+        try:
+            self.store.close()
+        finally:
+            self.log.close()
 
 
-def build(settings: Settings) -> Backend:
-    """Open the store named by ``settings`` and bring its read models up to date."""
-    path = sqlite_path(settings.database_url)
-    if path == ":memory:":
+def build(settings: Settings, *, follow: bool | None = None) -> Backend:
+    """Open the store named by ``settings`` and bring its read models up to date.
+
+    With ``follow`` this process keeps the read models current itself: the default
+    on SQLite and in memory. On PostgreSQL the default is to leave that to
+    projection workers (``qualify projections run``) and wait for them after each
+    command; tests and one-process set-ups may follow there too.
+    """
+    location = store_location(settings.database_url)
+    store: ReadStore
+    if isinstance(location, PostgresLocation):
+        store = PostgresStore(location.conninfo, location.schema)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": location.dbname,
+            "POSTGRES_HOST": location.host,
+            "POSTGRES_PORT": str(location.port),
+            "POSTGRES_USER": location.user,
+            "POSTGRES_PASSWORD": location.password,
+            "POSTGRES_SCHEMA": location.schema,
+            "POSTGRES_POOL_SIZE": "4",
+            "POSTGRES_MAX_OVERFLOW": "4",
+        }
+    elif location.path == ":memory:":
+        store = SQLiteStore(location.path)
         env = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     else:
+        store = SQLiteStore(location.path)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": path,
+            "SQLITE_DBNAME": location.path,
             "SQLITE_LOCK_TIMEOUT": "30",
         }
 
-    store = ReadStore(path)
-    log = EventLog(env)
-    follower = Follower(log, store, all_projections())
-    write_model = Qualify(log, _ReadModelLookups(store))
-    follower.catch_up()
-    return Backend(settings, log, write_model, store, follower)
+    try:
+        log = EventLog(env)
+    except Exception:
+        store.close()
+        raise
+    backend = Backend(
+        settings=settings,
+        log=log,
+        write_model=Qualify(log, _ReadModelLookups(store)),
+        store=store,
+        follower=Follower(log, store, all_projections()),
+        embedded=store.dialect == "sqlite" if follow is None else follow,
+    )
+    if backend.embedded:
+        backend.follower.catch_up()
+    return backend

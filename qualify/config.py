@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from psycopg.conninfo import make_conninfo
 
 # Tokens signed with this work only outside production; production refuses to start
 # without a secret of its own.
 DEVELOPMENT_SECRET = "qualify-development-secret-not-for-production-use"
 DEFAULT_DATABASE_URL = "sqlite:///var/qualify.db"
 MEMORY_URL = "memory://"
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
 class Environment(StrEnum):
@@ -63,7 +68,7 @@ class Settings:
             )
 
         url = env.get("QUALIFY_DATABASE_URL", DEFAULT_DATABASE_URL).strip()
-        sqlite_path(url)
+        store_location(url)
         return cls(database_url=url, jwt_secret=secret, environment=environment)
 
     @property
@@ -72,14 +77,69 @@ class Settings:
         return self.environment is Environment.PRODUCTION
 
 
-def sqlite_path(url: str) -> str:
-    """The file of a ``sqlite:///`` URL, or ``:memory:`` for ``memory://``."""
+@dataclass(frozen=True)
+class SQLiteLocation:
+    """A SQLite file, or ``:memory:``."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class PostgresLocation:
+    """A PostgreSQL database and the schema that holds events and read models."""
+
+    conninfo: str
+    schema: str
+    dbname: str
+    host: str
+    port: int
+    user: str
+    password: str
+
+
+def store_location(url: str) -> SQLiteLocation | PostgresLocation:
+    """Where ``QUALIFY_DATABASE_URL`` points; refused with a reason when malformed."""
     if url == MEMORY_URL:
-        return ":memory:"
+        return SQLiteLocation(":memory:")
     prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
+    if url.startswith(prefix) and len(url) > len(prefix):
+        return SQLiteLocation(url[len(prefix) :])
+    if url.startswith(("postgresql://", "postgres://")):
+        return _postgres_location(url)
+    raise ConfigurationError(
+        "QUALIFY_DATABASE_URL must look like sqlite:///var/qualify.db, "
+        "postgresql://user@host:5432/dbname (optionally ?schema=name), or "
+        f"memory:// for a store that vanishes on exit; not {url!r}."
+    )
+
+
+def _postgres_location(url: str) -> PostgresLocation:
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    schema = query.pop("schema", ["public"])[0]
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname or query or not _IDENTIFIER.fullmatch(schema):
         raise ConfigurationError(
-            "QUALIFY_DATABASE_URL must look like sqlite:///var/qualify.db "
-            f"(or memory:// for a store that vanishes on exit), not {url!r}."
+            "A PostgreSQL QUALIFY_DATABASE_URL names a database and may add only "
+            "?schema=name (letters, digits, underscores); "
+            f"not {_without_password(url)!r}."
         )
-    return url[len(prefix) :]
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        raise ConfigurationError("The PostgreSQL port is not a number.") from None
+
+    host = parts.hostname or "127.0.0.1"
+    user = unquote(parts.username or "postgres")
+    password = unquote(parts.password or "")
+    conninfo = make_conninfo(
+        dbname=dbname, host=host, port=port, user=user, password=password or None
+    )
+    return PostgresLocation(conninfo, schema, dbname, host, port, user, password)
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)

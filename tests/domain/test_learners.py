@@ -181,7 +181,9 @@ def test_today_in_utc_is_a_valid_completion_date(backend: Backend, seed: Seed) -
     assert [r.completion_date for r in records_of(backend)] == [today.isoformat()]
 
 
-@pytest.mark.parametrize("day", [date(2024, 2, 29), date(1999, 12, 31), date(1900, 1, 1)])
+@pytest.mark.parametrize(
+    "day", [date(2024, 2, 29), date(1999, 12, 31), date(1900, 1, 1)]
+)
 def test_a_completion_date_comes_out_as_it_went_in(
     backend: Backend, seed: Seed, day: date
 ) -> None:

@@ -78,7 +78,7 @@ def serve(backend: Backend) -> Iterator[Server]:
 
 @pytest.fixture
 def server(database_url: str) -> Iterator[Server]:
-    backend = build(Settings(database_url=database_url))
+    backend = build(Settings(database_url=database_url), follow=True)
     try:
         yield from serve(backend)
     finally:

@@ -9,7 +9,7 @@ import pytest
 
 from domain.events import Event
 from domain.learners import TrainingRecordDeleted
-from projections.database import ReadStore
+from projections.database import SQLiteStore
 from projections.follower import Follower
 from projections.projection import Apply
 from projections.training_records import TrainingRecords
@@ -17,9 +17,9 @@ from qualify.bootstrap import Backend, all_projections
 from tests.support import busy_scenario, live_code, read_model_tables, table_rows
 
 
-def rebuilt(backend: Backend, path: Path, batch_size: int = 2000) -> ReadStore:
+def rebuilt(backend: Backend, path: Path, batch_size: int = 2000) -> SQLiteStore:
     """A fresh read store at ``path``, caught up on ``backend``'s event log."""
-    store = ReadStore(str(path))
+    store = SQLiteStore(str(path))
     Follower(backend.log, store, all_projections(), batch_size).catch_up()
     return store
 
@@ -48,7 +48,7 @@ def test_a_rebuild_reaches_the_last_stored_event(
 ) -> None:
     busy_scenario(backend)
 
-    store = ReadStore(str(tmp_path / "read.db"))
+    store = SQLiteStore(str(tmp_path / "read.db"))
     try:
         follower = Follower(backend.log, store, all_projections())
         done = follower.catch_up()
@@ -83,7 +83,7 @@ def test_a_batch_that_fails_half_way_commits_nothing_so_a_retry_counts_once(
         _FailsOnDelete() if isinstance(p, TrainingRecords) else p
         for p in all_projections()
     ]
-    store = ReadStore(str(tmp_path / "read.db"))
+    store = SQLiteStore(str(tmp_path / "read.db"))
     try:
         broken = Follower(backend.log, store, projections, batch_size=5)
         with pytest.raises(RuntimeError, match="projection failed"):
