@@ -126,7 +126,7 @@ class Follower:
         notifications = self._ready(
             start,
             self.log.recorder.select_notifications(
-                start=start + 1, limit=self.batch_size
+                start=start + 1, limit=self.batch_size, stop=until
             ),
         )
         if not notifications:

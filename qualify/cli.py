@@ -10,7 +10,10 @@ import argparse
 import json
 import logging
 import shlex
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeAlias
@@ -18,9 +21,13 @@ from typing import TypeAlias
 from domain.errors import QualifyError
 from domain.principal import Role
 from graph.auth import DEFAULT_LIFETIME, issue_token
-from qualify.bootstrap import build
+from projections.verification import verify
+from qualify.bootstrap import all_projections, build
 from qualify.config import ConfigurationError, Settings
 from qualify.demo import load_demo
+from qualify.worker import run_worker
+
+_logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -58,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_serve(commands)
     _add_token(commands)
+    _add_projections(commands)
     return parser
 
 
@@ -198,6 +206,71 @@ def _token(args: argparse.Namespace) -> int:
 
     print(token)
     return 0
+
+
+# projections
+
+
+def _add_projections(commands: Subcommands) -> None:
+    projections = commands.add_parser(
+        "projections",
+        help="run or check the read models",
+        description="Keep the read models current, or prove them against the log.",
+    )
+    actions = projections.add_subparsers(dest="action", metavar="ACTION", required=True)
+    run = actions.add_parser(
+        "run",
+        help="follow the log and keep the read models current until stopped",
+        description="The projection worker; several may run against one store.",
+    )
+    run.set_defaults(run=_projections_run)
+    verify = actions.add_parser(
+        "verify",
+        help="replay the log into scratch tables and compare them with the live ones",
+        description="Exits 1 and prints the first differences when any are found.",
+    )
+    verify.set_defaults(run=_projections_verify)
+
+
+def _projections_run(args: argparse.Namespace) -> int:
+    settings = Settings.from_environment()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    _logger.info("projection worker started")
+    stats = run_worker(settings, stop)
+    _logger.info(
+        "projection worker stopped: %d events applied, %d reconnects",
+        stats.events,
+        stats.reconnects,
+    )
+    return 0
+
+
+def _projections_verify(args: argparse.Namespace) -> int:
+    settings = Settings.from_environment()
+    backend = build(settings)
+    try:
+        started = time.perf_counter()
+        verdict = verify(backend.log, backend.store, all_projections())
+    finally:
+        backend.close()
+
+    took = time.perf_counter() - started
+    if verdict.ok:
+        print(
+            f"verified {verdict.tables} tables at log position {verdict.position} "
+            f"in {took:.1f} s: the read models match the log"
+        )
+        return 0
+    print(
+        f"the read models differ from the log at position {verdict.position}:",
+        file=sys.stderr,
+    )
+    for difference in verdict.differences:
+        print(f"  {difference}", file=sys.stderr)
+    return 1
 
 
 def _fail(message: str) -> None:
