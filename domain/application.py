@@ -42,12 +42,20 @@ from domain.errors import (
     CodeRenamed,
     CodeTaken,
     ConcurrentUpdate,
+    IdempotencyKeyReused,
     InvalidDate,
     InvalidInput,
     NotFound,
     NotLive,
 )
 from domain.events import Acting, Aggregate, acting_as
+from domain.idempotency import (
+    CommandAccepted,
+    IdempotencyKey,
+    check_key,
+    fingerprint,
+    key_id,
+)
 from domain.learners import (
     Learner,
     RecordType,
@@ -97,6 +105,28 @@ class Outcome:
 
     value: str | None
     position: int | None
+    replayed: bool = False
+    """Whether this is the stored outcome of an earlier run under the same key."""
+
+
+def _accept(key: UUID, command: c.Command, value: str | None) -> IdempotencyKey:
+    return IdempotencyKey.start(
+        CommandAccepted,
+        key,
+        command=type(command).__name__,
+        fingerprint=fingerprint(command),
+        value=value,
+    )
+
+
+def _replay(earlier: IdempotencyKey, command: c.Command) -> Outcome:
+    if earlier.fingerprint != fingerprint(command):
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used for a different request "
+            f"({earlier.command}); send a new key for a new request.",
+            field="Idempotency-Key",
+        )
+    return Outcome(earlier.value, None, replayed=True)
 
 
 class _StaleRead(Exception):
@@ -166,20 +196,34 @@ class Qualify:
         command: c.Command,
         principal: Principal,
         correlation_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Outcome:
-        """Run ``command`` for ``principal``, retrying lost races on fresh state."""
+        """Run ``command`` for ``principal``, retrying lost races on fresh state.
+
+        With ``idempotency_key``, a command already carried out under that key is
+        not run again: its first outcome comes back, marked ``replayed``.
+        """
         handler = self._handlers[type(command)]
         acting = Acting(principal.username, correlation_id or str(uuid4()))
+        key = None
+        if idempotency_key is not None:
+            key = key_id(principal.username, check_key(idempotency_key))
 
         for attempt in range(RETRIES):
             unit = _Unit(self.log)
+            if key is not None:
+                earlier = unit.find(IdempotencyKey, key)
+                if earlier is not None:
+                    return _replay(earlier, command)
             try:
                 with acting_as(acting):
                     value = handler(unit, command, principal)
                     self._count_records(unit)
+                    changed = unit.changed()
+                    if changed and key is not None:
+                        changed.append(_accept(key, command, value))
             except _StaleRead:
                 continue
-            changed = unit.changed()
             if not changed:
                 return Outcome(value, None)
             try:

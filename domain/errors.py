@@ -15,6 +15,7 @@ code and a sentence saying what to do. Anything else is a defect::
     ├── AlreadyExists         ALREADY_EXISTS    a username or enrolment already there
     ├── NotLive               NOT_LIVE          content or path still a draft
     ├── ConcurrentUpdate      CONCURRENT_UPDATE lost a race too many times in a row
+    ├── IdempotencyKeyReused  IDEMPOTENCY_KEY_REUSED  the key guarded another request
     ├── Forbidden             FORBIDDEN         the principal may not do this
     └── Unauthenticated       UNAUTHENTICATED   no valid token
 """
@@ -101,6 +102,12 @@ class ConcurrentUpdate(QualifyError):
     code = "CONCURRENT_UPDATE"
 
 
+class IdempotencyKeyReused(QualifyError):
+    """An idempotency key sent again with a different request."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
 class Forbidden(QualifyError):
     """The principal's role does not allow this operation."""
 
@@ -130,6 +137,7 @@ ERROR_CODES: tuple[str, ...] = tuple(
                 AlreadyExists,
                 NotLive,
                 ConcurrentUpdate,
+                IdempotencyKeyReused,
                 Forbidden,
                 Unauthenticated,
             )

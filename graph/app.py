@@ -84,6 +84,7 @@ class QualifyGraphQL(GraphQL[Context, None]):
             backend=self.backend,
             principal=request.state.principal,
             correlation_id=request.state.correlation_id,
+            idempotency_key=request.headers.get("idempotency-key"),
         )
         request.state.context = context
         return context

@@ -27,12 +27,20 @@ class Context:
     operation: str = "-"
     commands: int = 0
 
-    def next_correlation_id(self) -> str:
-        """The request's id for its first command, numbered for any further ones."""
+    idempotency_key: str | None = None
+
+    def next_command(self) -> tuple[str, str | None]:
+        """The correlation id and idempotency key of the request's next command.
+
+        The first command uses the request's own; any further ones are numbered,
+        so each mutation of a request is guarded and traced apart.
+        """
         self.commands += 1
         if self.commands == 1:
-            return self.correlation_id
-        return f"{self.correlation_id}.{self.commands}"
+            return self.correlation_id, self.idempotency_key
+        suffix = f".{self.commands}"
+        key = self.idempotency_key + suffix if self.idempotency_key else None
+        return self.correlation_id + suffix, key
 
     async def read(self, query: Callable[[Db], T]) -> T:
         """Run a read-model query in a worker thread, off the event loop."""

@@ -42,13 +42,15 @@ async def _run(
 ) -> tuple[Outcome | None, list[UserError]]:
     """Run a command in a worker thread; an expected failure becomes a user error."""
     context = info.context
+    correlation_id, idempotency_key = context.next_command()
     try:
         command = build()
         outcome = await to_thread.run_sync(
             context.backend.handle,
             command,
             context.principal,
-            context.next_correlation_id(),
+            correlation_id,
+            idempotency_key,
         )
     except QualifyError as error:
         context.user_errors.append(error.code)

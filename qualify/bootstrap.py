@@ -69,14 +69,20 @@ class Backend:
         command: Command,
         principal: Principal,
         correlation_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Outcome:
         """Run a command and bring the read models up to its last event.
 
         Returning only after the catch-up is what lets the next query, from the
         same client or any other, read this command's effect.
         """
-        outcome = self.write_model.execute(command, principal, correlation_id)
-        if outcome.position is not None:
+        outcome = self.write_model.execute(
+            command, principal, correlation_id, idempotency_key
+        )
+        if outcome.replayed:
+            # The first run may have ended before the read models caught up.
+            self.reach(self.log.recorder.max_notification_id() or 0)
+        elif outcome.position is not None:
             self.reach(outcome.position)
         return outcome
 

@@ -1,0 +1,122 @@
+"""A mutation sent again under the same Idempotency-Key is carried out once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from domain.principal import Role
+from tests.graph.conftest import GraphQLClient
+
+CREATE = (
+    'mutation { createCode(input: {code: "%s"}) { code { code } '
+    "userErrors { code field message } } }"
+)
+ADD_RECORD = (
+    'mutation { addTrainingRecord(input: {username: "ann", title: "First aid", '
+    'completionDate: "2024-03-01"}) { trainingRecord { recordId } '
+    "userErrors { code } } }"
+)
+
+
+def _head(client: GraphQLClient) -> int:
+    return client.server.backend.log.recorder.max_notification_id() or 0
+
+
+async def _with_key(client: GraphQLClient, query: str, key: str) -> Any:
+    response = await client.post(query, **{"Idempotency-Key": key})
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+async def _register_ann(client: GraphQLClient) -> None:
+    await client.data(
+        'mutation { registerUser(input: {username: "ann", email: "ann@example.com",'
+        ' firstName: "Ann", lastName: "Lee"}) { userErrors { code } } }'
+    )
+
+
+async def test_the_same_key_twice_returns_the_first_answer_and_appends_nothing(
+    client: GraphQLClient,
+) -> None:
+    await _register_ann(client)
+
+    first = await _with_key(client, ADD_RECORD, "req-1")
+    head = _head(client)
+    second = await _with_key(client, ADD_RECORD, "req-1")
+
+    assert second == first
+    assert first["addTrainingRecord"]["trainingRecord"]["recordId"]
+    assert _head(client) == head
+    records = await client.data('{ trainingRecords(username: "ann") { totalCount } }')
+    assert records["trainingRecords"]["totalCount"] == 1
+
+
+async def test_a_new_key_runs_the_request_again(client: GraphQLClient) -> None:
+    await _register_ann(client)
+
+    first = await _with_key(client, ADD_RECORD, "req-1")
+    second = await _with_key(client, ADD_RECORD, "req-2")
+
+    assert first != second
+    records = await client.data('{ trainingRecords(username: "ann") { totalCount } }')
+    assert records["trainingRecords"]["totalCount"] == 2
+
+
+async def test_a_key_reused_for_another_request_is_refused(
+    client: GraphQLClient,
+) -> None:
+    await _with_key(client, CREATE % "CPR", "req-1")
+    head = _head(client)
+
+    reused = await _with_key(client, CREATE % "EGMP", "req-1")
+
+    [error] = reused["createCode"]["userErrors"]
+    assert (error["code"], error["field"]) == (
+        "IDEMPOTENCY_KEY_REUSED",
+        "Idempotency-Key",
+    )
+    assert _head(client) == head
+    assert (await client.data('{ code(code: "EGMP") { code } }'))["code"] is None
+
+
+async def test_keys_of_different_users_do_not_meet(client: GraphQLClient) -> None:
+    manager = client.as_user("mia", Role.MANAGER)
+    await _register_ann(client)
+
+    mine = await _with_key(client, ADD_RECORD, "shared")
+    theirs = await _with_key(manager, ADD_RECORD, "shared")
+
+    assert mine != theirs
+    records = await client.data('{ trainingRecords(username: "ann") { totalCount } }')
+    assert records["trainingRecords"]["totalCount"] == 2
+
+
+async def test_a_failed_request_does_not_use_up_its_key(client: GraphQLClient) -> None:
+    refused = await _with_key(client, ADD_RECORD, "req-1")
+    await _register_ann(client)
+    accepted = await _with_key(client, ADD_RECORD, "req-1")
+
+    assert [e["code"] for e in refused["addTrainingRecord"]["userErrors"]] == [
+        "NOT_FOUND"
+    ]
+    assert accepted["addTrainingRecord"]["userErrors"] == []
+
+
+async def test_simultaneous_sends_of_one_key_run_it_once(client: GraphQLClient) -> None:
+    await _register_ann(client)
+
+    answers = await asyncio.gather(
+        *(_with_key(client, ADD_RECORD, "burst") for _ in range(8))
+    )
+
+    assert all(answer == answers[0] for answer in answers)
+    records = await client.data('{ trainingRecords(username: "ann") { totalCount } }')
+    assert records["trainingRecords"]["totalCount"] == 1
+
+
+async def test_a_malformed_key_is_refused(client: GraphQLClient) -> None:
+    refused = await _with_key(client, CREATE % "CPR", "x" * 201)
+
+    assert [e["code"] for e in refused["createCode"]["userErrors"]] == ["INVALID_INPUT"]
+    assert (await client.data('{ code(code: "CPR") { code } }'))["code"] is None
