@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -59,6 +60,12 @@ class ReadStore(Protocol):
 
     def leadership(self) -> Leadership:
         """The lock that lets one projection worker at a time lead."""
+
+    def announce(self) -> None:
+        """Tell waiting projection workers that new events were stored."""
+
+    def wait_for_news(self, timeout: float) -> None:
+        """Sleep until an announcement arrives or ``timeout`` seconds pass."""
 
     def close(self) -> None:
         """Close every connection this store opened."""
@@ -153,6 +160,13 @@ class SQLiteStore:
     def leadership(self) -> Leadership:
         """Always held: batches already take turns on the file's write lock."""
         return _Alone()
+
+    def announce(self) -> None:
+        """Nothing to do: a SQLite server applies its own events at once."""
+
+    def wait_for_news(self, timeout: float) -> None:
+        """A worker on a SQLite file simply polls."""
+        time.sleep(timeout)
 
     def close(self) -> None:
         """Close every connection this store opened."""

@@ -84,6 +84,7 @@ class PostgresStore:
             open=True,
         )
         self._writer = threading.Lock()
+        self._listener: psycopg.Connection[Any] | None = None
 
     @contextmanager
     def writing(self) -> Iterator[Db]:
@@ -128,8 +129,30 @@ class PostgresStore:
         """A session lock on a connection of its own: it ends with the worker."""
         return _SessionLock(self._conninfo, self.schema)
 
+    @property
+    def _channel(self) -> str:
+        return f"qualify_{self.schema}"
+
+    def announce(self) -> None:
+        """Wake the workers listening on this schema's channel."""
+        with self._pool.connection() as connection:
+            connection.execute(
+                sql.SQL("NOTIFY {}").format(sql.Identifier(self._channel))
+            )
+
+    def wait_for_news(self, timeout: float) -> None:
+        """Wait on this schema's channel for up to ``timeout`` seconds."""
+        if self._listener is None:
+            listener = psycopg.connect(self._conninfo, autocommit=True)
+            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+            self._listener = listener
+        for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+            break
+
     def close(self) -> None:
-        """Close the pool."""
+        """Close the pool and the listening connection."""
+        if self._listener is not None:
+            self._listener.close()
         self._pool.close()
 
 

@@ -96,6 +96,7 @@ class Backend:
             self.follower.catch_up(until=position)
             return True
 
+        self.store.announce()
         deadline = time.monotonic() + self.read_timeout
         pause = 0.001
         while self.follower.stored_position() < position:

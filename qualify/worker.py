@@ -22,7 +22,7 @@ from qualify.config import Settings
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.5
 LAG_LOG_SECONDS = 10.0
 RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
 _LOST = (psycopg.OperationalError, psycopg.InterfaceError, PersistenceError, OSError)
@@ -88,7 +88,8 @@ def _follow(
             )
             last_report = now
         if not result.events:
-            stop.wait(poll_seconds)
+            # Servers announce new events; the timeout is only a fallback.
+            backend.store.wait_for_news(poll_seconds)
 
 
 def _pause(stop: threading.Event, failures: int, error: BaseException) -> int:
