@@ -377,6 +377,10 @@ class Qualify:
         self._replace_steps(unit, path, cmd.steps, pass_mark)
 
         # Fewer or easier steps can complete the path for learners already on it.
+        # Shortcoming: participants come from the read model, and a learner whose
+        # own command (a join, a new record) runs at this same moment measured the
+        # old steps; if only the new steps complete the path, that learner's award
+        # waits for their next change.
         for participant in self.lookups.participants(str(path.id)):
             learner = unit.find(Learner, participant)
             if learner is not None:

@@ -144,6 +144,9 @@ class QualificationCode(Aggregate):
             kind, _ = self.uses[owner_id]
             self.trigger(CodeDetached, kind=kind, owner_id=owner_id)
 
+    # Shortcoming: counting records here makes every record with this code append
+    # to this aggregate, and there are no snapshots yet, so loading a code carried
+    # by hundreds of thousands of records replays that many events.
     def add_records(self, count: int) -> None:
         """Count ``count`` more active training records carrying this code."""
         if count:
