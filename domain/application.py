@@ -11,7 +11,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
@@ -48,7 +48,7 @@ from domain.errors import (
     NotFound,
     NotLive,
 )
-from domain.events import Acting, Aggregate, acting_as
+from domain.events import Acting, Aggregate, acting_as, current_acting
 from domain.idempotency import (
     CommandAccepted,
     IdempotencyKey,
@@ -56,6 +56,22 @@ from domain.idempotency import (
     fingerprint,
     key_id,
 )
+from domain.imports import (
+    CODE,
+    NAME,
+    OBJECT_ID,
+    RECORD_ID,
+    RECORD_TYPE,
+    RECORD_TYPE_LABELS,
+    Action,
+    ImportRejected,
+    ImportReport,
+    Problem,
+    RecordImport,
+    RecordsImported,
+    RowOutcome,
+)
+from domain.imports import Row as ImportRow
 from domain.learners import (
     Learner,
     RecordType,
@@ -107,6 +123,8 @@ class Outcome:
     position: int | None
     replayed: bool = False
     """Whether this is the stored outcome of an earlier run under the same key."""
+    report: ImportReport | None = None
+    """What an import did, row by row."""
 
 
 def _accept(key: UUID, command: c.Command, value: str | None) -> IdempotencyKey:
@@ -140,6 +158,9 @@ class _Unit:
         self._app = app
         self._aggregates: dict[UUID, Aggregate] = {}
         self.record_deltas: Counter[str] = Counter()
+        # A dry run decides everything and then keeps none of it.
+        self.discard = False
+        self.report: ImportReport | None = None
 
     def find(self, cls: type[A], id: UUID) -> A | None:
         if id not in self._aggregates:
@@ -189,6 +210,7 @@ class Qualify:
             c.AddTrainingRecord: self._add_training_record,
             c.UpdateTrainingRecord: self._update_training_record,
             c.DeleteRecord: self._delete_record,
+            c.ImportTrainingRecords: self._import_training_records,
         }
 
     def execute(
@@ -224,15 +246,16 @@ class Qualify:
                         changed.append(_accept(key, command, value))
             except _StaleRead:
                 continue
-            if not changed:
-                return Outcome(value, None)
+            if not changed or unit.discard:
+                return Outcome(value, None, report=unit.report)
             try:
                 recordings = self.log.save(*changed)
             except IntegrityError:
                 # A short random pause keeps racing commands from colliding again.
                 time.sleep(random.uniform(0, BACKOFF_SECONDS * (attempt + 1)))
                 continue
-            return Outcome(value, max(r.notification.id for r in recordings))
+            position = max(r.notification.id for r in recordings)
+            return Outcome(value, position, report=unit.report)
 
         raise ConcurrentUpdate(
             f"Other changes to the same items kept arriving; {RETRIES} attempts "
@@ -592,6 +615,160 @@ class Qualify:
         learner.delete_record(record.record_id)
         return record.record_id
 
+    # Bulk import
+
+    def _import_training_records(
+        self, unit: _Unit, cmd: c.ImportTrainingRecords, by: Principal
+    ) -> str:
+        by.require(Right.MANAGE_RECORDS)
+        parsed = cmd.parsed
+        import_id = current_acting().correlation_id
+        problems = list(parsed.problems)
+        outcomes: list[RowOutcome] = []
+        touched: dict[str, Learner] = {}
+
+        for row in parsed.rows:
+            found: list[Problem] = []
+            outcome = self._import_row(unit, row, touched, found)
+            problems += found
+            if outcome is not None:
+                outcomes.append(outcome)
+
+        report = ImportReport(
+            import_id=None if cmd.dry_run else import_id,
+            file_name=cmd.file_name,
+            checksum=parsed.checksum,
+            dry_run=cmd.dry_run,
+            rows=outcomes,
+            problems=sorted(problems, key=lambda p: (p.row, p.column or "")),
+            ignored_columns=parsed.ignored_columns,
+            blank_rows=parsed.blank_rows,
+        )
+        if report.problems:
+            raise ImportRejected(report)
+
+        for learner in touched.values():
+            self._award_paths(unit, learner)
+        unit.report = report
+        unit.discard = cmd.dry_run
+        if not any(learner.has_changes for learner in touched.values()):
+            # A file that changes nothing leaves no trace, not even of itself.
+            unit.report = replace(report, import_id=None)
+            return import_id
+        unit.add(
+            RecordImport.start(
+                RecordsImported,
+                UUID(import_id) if _is_uuid(import_id) else uuid4(),
+                file_name=cmd.file_name,
+                checksum=parsed.checksum,
+                created=report.count(Action.CREATED),
+                updated=report.count(Action.UPDATED),
+                deleted=report.count(Action.DELETED),
+                unchanged=report.count(Action.UNCHANGED),
+                duplicates=report.count(Action.DUPLICATE),
+            )
+        )
+        return import_id
+
+    def _import_row(
+        self,
+        unit: _Unit,
+        row: ImportRow,
+        touched: dict[str, Learner],
+        problems: list[Problem],
+    ) -> RowOutcome | None:
+        def problem(column: str, value: str, reason: str) -> None:
+            problems.append(Problem(row.number, column, value, reason))
+
+        learner = touched.get(row.username) or unit.find(
+            Learner, learner_id(row.username)
+        )
+        if learner is None:
+            problem(NAME, row.username, f"No user is registered as {row.username}")
+            return None
+        code_id = self._import_code(unit, row, problem)
+        self._check_object(unit, row, problem)
+        if problems:
+            return None
+        touched[row.username] = learner
+
+        if row.record_id is None:
+            return self._import_new(unit, learner, row, code_id)
+        existing = learner.records.get(row.record_id)
+        if existing is None:
+            if row.delete and row.record_id in learner.deleted_records:
+                return RowOutcome(row.number, Action.UNCHANGED, row.record_id)
+            owner = self.lookups.learner_of_record(row.record_id)
+            where = "another learner" if owner else "no active record"
+            problem(RECORD_ID, row.record_id, f"That Record Id belongs to {where}")
+            return None
+        if (existing.record_type, existing.object_id) != (
+            row.record_type,
+            row.object_id,
+        ):
+            problem(
+                RECORD_TYPE,
+                RECORD_TYPE_LABELS[row.record_type],
+                "A record's type and object cannot change; the record is a "
+                f"{RECORD_TYPE_LABELS[existing.record_type]}",
+            )
+            return None
+
+        if row.delete:
+            if existing.code_id:
+                unit.record_deltas[existing.code_id] -= 1
+            learner.delete_record(existing.record_id)
+            return RowOutcome(row.number, Action.DELETED, existing.record_id)
+        updated = _imported_record(row, existing.record_id, code_id)
+        if updated == existing:
+            return RowOutcome(row.number, Action.UNCHANGED, existing.record_id)
+        if updated.code_id != existing.code_id:
+            if existing.code_id:
+                unit.record_deltas[existing.code_id] -= 1
+            if updated.code_id:
+                unit.record_deltas[updated.code_id] += 1
+        learner.update_record(updated)
+        return RowOutcome(row.number, Action.UPDATED, existing.record_id)
+
+    def _import_new(
+        self, unit: _Unit, learner: Learner, row: ImportRow, code_id: str | None
+    ) -> RowOutcome:
+        record = _imported_record(row, str(uuid4()), code_id)
+        for held in learner.records.values():
+            if _same_training(held, record):
+                return RowOutcome(row.number, Action.DUPLICATE, held.record_id)
+        if code_id:
+            unit.record_deltas[code_id] += 1
+        learner.add_record(record)
+        return RowOutcome(row.number, Action.CREATED, record.record_id)
+
+    def _import_code(
+        self, unit: _Unit, row: ImportRow, problem: Callable[[str, str, str], None]
+    ) -> str | None:
+        if row.code is None:
+            return None
+        try:
+            return str(self._live_code(unit, row.code, field=CODE).id)
+        except NotFound as error:
+            problem(CODE, row.code, error.message.rstrip("."))
+            return None
+
+    def _check_object(
+        self, unit: _Unit, row: ImportRow, problem: Callable[[str, str, str], None]
+    ) -> None:
+        if row.object_id is None:
+            return
+        label = RECORD_TYPE_LABELS[row.record_type]
+        if row.record_type is RecordType.LEARNING_PATH:
+            found = unit.find(LearningPath, UUID(row.object_id)) is not None
+        else:
+            content = unit.find(LearningContent, UUID(row.object_id))
+            found = content is not None and content.kind.value == row.record_type
+        if not found:
+            problem(
+                OBJECT_ID, row.object_id, f"There is no {label.lower()} with that id"
+            )
+
     def _award_paths(self, unit: _Unit, learner: Learner) -> None:
         """Award every joined path the learner's records now complete, once each."""
         awarded_one = True
@@ -877,3 +1054,37 @@ def _or(value: T | c.Unchanged, old: T, check: Callable[[T], T]) -> T:
     if value is c.UNCHANGED:
         return old
     return check(value)
+
+
+def _imported_record(
+    row: ImportRow, record_id: str, code_id: str | None
+) -> TrainingRecord:
+    return TrainingRecord(
+        record_id=record_id,
+        record_type=row.record_type,
+        object_id=row.object_id,
+        title=row.title,
+        training_provider=row.training_provider,
+        completion_date=row.completion_date,
+        other_information=row.other_information,
+        code_id=code_id,
+    )
+
+
+def _same_training(a: TrainingRecord, b: TrainingRecord) -> bool:
+    # The import's notion of "the same record again": one learner, one code,
+    # one day, one provider, one title.
+    return (a.code_id, a.completion_date, a.training_provider, a.title) == (
+        b.code_id,
+        b.completion_date,
+        b.training_provider,
+        b.title,
+    )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True

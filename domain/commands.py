@@ -11,6 +11,7 @@ from datetime import date, datetime
 from enum import Enum
 
 from domain.content import ContentKind, Status
+from domain.imports import ParsedFile
 
 
 class Unchanged(Enum):
@@ -157,6 +158,15 @@ class DeleteRecord:
     record_id: str
 
 
+@dataclass(frozen=True)
+class ImportTrainingRecords:
+    """A whole CSV file of records, read already; applied entirely or not at all."""
+
+    file_name: str
+    parsed: ParsedFile
+    dry_run: bool = False
+
+
 Command = (
     CreateCode
     | UpdateCodeDescription
@@ -173,4 +183,5 @@ Command = (
     | AddTrainingRecord
     | UpdateTrainingRecord
     | DeleteRecord
+    | ImportTrainingRecords
 )

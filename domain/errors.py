@@ -16,6 +16,8 @@ code and a sentence saying what to do. Anything else is a defect::
     ├── NotLive               NOT_LIVE          content or path still a draft
     ├── ConcurrentUpdate      CONCURRENT_UPDATE lost a race too many times in a row
     ├── IdempotencyKeyReused  IDEMPOTENCY_KEY_REUSED  the key guarded another request
+    ├── ImportRefused         IMPORT_REFUSED    a CSV file that cannot be read at all
+    ├── ImportRejected        IMPORT_REJECTED   some rows are wrong, so none is applied
     ├── Forbidden             FORBIDDEN         the principal may not do this
     └── Unauthenticated       UNAUTHENTICATED   no valid token
 """
@@ -120,6 +122,9 @@ class Unauthenticated(QualifyError):
     code = "UNAUTHENTICATED"
 
 
+# Raised by the CSV import (domain.imports), which defines its own two classes.
+IMPORT_CODES = ("IMPORT_REFUSED", "IMPORT_REJECTED")
+
 ERROR_CODES: tuple[str, ...] = tuple(
     sorted(
         {
@@ -142,5 +147,6 @@ ERROR_CODES: tuple[str, ...] = tuple(
                 Unauthenticated,
             )
         }
+        | set(IMPORT_CODES)
     )
 )

@@ -40,6 +40,11 @@ def acting_as(acting: Acting) -> Iterator[None]:
         _acting.reset(token)
 
 
+def current_acting() -> Acting:
+    """Who issues the command being handled now."""
+    return _current_acting()
+
+
 def _current_acting() -> Acting:
     acting = _acting.get()
     if acting is None:

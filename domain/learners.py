@@ -114,6 +114,7 @@ class Learner(Aggregate):
         self.first_name = event.first_name
         self.last_name = event.last_name
         self.records: dict[str, TrainingRecord] = {}
+        self.deleted_records: set[str] = set()
         self.enrolments: set[str] = set()
         self.completions: dict[tuple[str, str], str | None] = {}
         self.joined_paths: set[str] = set()
@@ -259,6 +260,7 @@ class TrainingRecordDeleted(Event):
 
     def apply(self, aggregate: Learner) -> None:
         aggregate.records.pop(self.record_id, None)
+        aggregate.deleted_records.add(self.record_id)
 
 
 class PathJoined(Event):

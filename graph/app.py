@@ -24,6 +24,7 @@ from domain.principal import Principal, Role
 from graph.auth import principal_from_header
 from graph.context import Context
 from graph.errors import format_error
+from graph.exports import EXPORT_PATH, TEMPLATE_PATH, export_records, export_template
 from graph.schema import schema
 from qualify.bootstrap import Backend
 
@@ -39,7 +40,13 @@ class QualifyGraphQL(GraphQL[Context, None]):
 
     def __init__(self, backend: Backend) -> None:
         production = backend.settings.is_production
-        super().__init__(schema, graphql_ide=None if production else "graphiql")
+        # Uploads carry no cookies here: every request needs its bearer token,
+        # which a cross-site form cannot send, so multipart opens no CSRF hole.
+        super().__init__(
+            schema,
+            graphql_ide=None if production else "graphiql",
+            multipart_uploads_enabled=True,
+        )
         self.backend = backend
 
     async def run(  # type: ignore[override]
@@ -66,6 +73,13 @@ class QualifyGraphQL(GraphQL[Context, None]):
                 return _error(
                     401, error.code, error.message, request.state.correlation_id
                 )
+
+        too_big = _oversized(request, self.backend.settings.import_max_bytes)
+        if too_big is not None:
+            _log(request, too_big[0], started, "body too large")
+            return _error(
+                too_big[0], "BAD_REQUEST", too_big[1], request.state.correlation_id
+            )
 
         problem = await _body_problem(request)
         if problem is not None:
@@ -108,6 +122,20 @@ def _request_id(request: Request) -> str:
     # A caller's own request id is kept, so its logs and our events line up.
     given = request.headers.get("x-request-id", "")
     return given if _REQUEST_ID.fullmatch(given) else str(uuid4())
+
+
+def _oversized(request: Request, limit: int) -> tuple[int, str] | None:
+    """Refuse an upload larger than the import limit before reading any of it."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if request.method != "POST" or media_type.lower() != "multipart/form-data":
+        return None
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        return 411, "An upload must state its Content-Length."
+    # The form around the file adds a little; allow a few kilobytes for it.
+    if int(length) > limit + 64 * 1024:
+        return 413, f"The upload is larger than the import limit of {limit} bytes."
+    return None
 
 
 async def _body_problem(request: Request) -> str | None:
@@ -182,6 +210,8 @@ def create_app(backend: Backend) -> Starlette:
         routes=[
             Route("/graphql", QualifyGraphQL(backend), methods=["GET", "POST"]),
             Route("/health", health, methods=["GET"]),
+            Route(EXPORT_PATH, export_records, methods=["GET"]),
+            Route(TEMPLATE_PATH, export_template, methods=["GET"]),
         ]
     )
     app.state.backend = backend

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import strawberry
 from anyio import to_thread
+from starlette.datastructures import UploadFile
+from strawberry.file_uploads import Upload
 
 from domain import commands as c
 from domain.application import Outcome
@@ -18,11 +20,13 @@ from domain.codes import normalise_code
 from domain.content import ContentKind
 from domain.content import Status as DomainStatus
 from domain.errors import InvalidInput, QualifyError
+from domain.imports import ImportRefused, ImportRejected, read_file
 from domain.learners import normalise_username
 from graph.context import Info
 from graph.errors import UserError
 from graph.queries import read_code, read_content, read_path, read_progress, read_record
 from graph.types import (
+    ImportReport,
     LearningContent,
     LearningPath,
     PathProgress,
@@ -237,6 +241,14 @@ class DeleteRecordInput:
     record_id: strawberry.ID
 
 
+@strawberry.input
+class ImportTrainingRecordsInput:
+    file: Upload = strawberry.field(description="A CSV file, as the export writes.")
+    dry_run: bool = strawberry.field(
+        default=False, description="Check and report, and write nothing."
+    )
+
+
 # Payloads
 
 
@@ -280,6 +292,14 @@ class PathProgressPayload:
 class TrainingRecordPayload:
     training_record: TrainingRecord | None = strawberry.field(
         description="Null when the content is not recorded in training records."
+    )
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class ImportPayload:
+    report: ImportReport | None = strawberry.field(
+        description="Null only when the file could not be read at all."
     )
     user_errors: list[UserError]
 
@@ -545,6 +565,43 @@ class Mutation:
         )
 
     @strawberry.mutation(
+        description="Import training records from CSV: all rows or none."
+    )
+    async def import_training_records(
+        self, info: Info, input: ImportTrainingRecordsInput
+    ) -> ImportPayload:
+        context = info.context
+        limit = context.backend.settings.import_max_bytes
+        try:
+            # Strawberry hands Starlette's UploadFile over as the Upload scalar.
+            name, data = await _read_upload(cast(UploadFile, input.file), limit)
+            parsed = await to_thread.run_sync(read_file, data, date.today())
+        except ImportRefused as error:
+            context.user_errors.append(error.code)
+            return ImportPayload(report=None, user_errors=[UserError.of(error)])
+
+        command = c.ImportTrainingRecords(name, parsed, dry_run=input.dry_run)
+        correlation_id, idempotency_key = context.next_command()
+        try:
+            outcome = await to_thread.run_sync(
+                context.backend.handle,
+                command,
+                context.principal,
+                correlation_id,
+                idempotency_key,
+            )
+        except ImportRejected as error:
+            context.user_errors.append(error.code)
+            return ImportPayload(
+                report=ImportReport.of(error.report), user_errors=[UserError.of(error)]
+            )
+        except QualifyError as error:
+            context.user_errors.append(error.code)
+            return ImportPayload(report=None, user_errors=[UserError.of(error)])
+        report = ImportReport.of(outcome.report) if outcome.report else None
+        return ImportPayload(report=report, user_errors=[])
+
+    @strawberry.mutation(
         description="Delete a training record; course activity keeps the completion."
     )
     async def delete_record(
@@ -557,6 +614,17 @@ class Mutation:
             else None,
             user_errors=errors,
         )
+
+
+async def _read_upload(upload: UploadFile, limit: int) -> tuple[str, bytes]:
+    # Read one byte past the limit: enough to know, never the whole of a huge file.
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise ImportRefused(
+            f"The file is larger than the import limit of {limit} bytes.",
+            field="file",
+        )
+    return upload.filename or "upload.csv", data
 
 
 def _required(value: T | None, field: str) -> T | c.Unchanged:

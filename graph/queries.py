@@ -6,6 +6,7 @@ statements whose number does not grow with the page size.
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
 import strawberry
@@ -16,6 +17,7 @@ from domain.errors import NotFound
 from domain.learners import normalise_username
 from domain.principal import Principal, Right
 from graph.context import Info
+from graph.exports import export_url
 from graph.types import (
     CodeUse,
     Connection,
@@ -243,6 +245,23 @@ class Query:
             return CourseActivity.of(content, course_activity.activity(db, key))
 
         return await info.context.read(query)
+
+    @strawberry.field(
+        description="Where to GET the training records as CSV, with these filters."
+    )
+    def training_records_export_url(
+        self,
+        info: Info,
+        username: str | None = None,
+        code: str | None = None,
+        completed_from: date | None = None,
+        completed_to: date | None = None,
+    ) -> str:
+        user = normalise_username(username) if username else None
+        if user is not None:
+            _require_self_or_all(info.context.principal, user)
+        name = normalise_code(code) if code else None
+        return export_url(user, name, completed_from, completed_to)
 
 
 @strawberry.type(description="What a rename would change, listed beforehand.")

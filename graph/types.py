@@ -10,6 +10,8 @@ import strawberry
 from domain.codes import UseKind as DomainUseKind
 from domain.content import ContentKind as DomainContentKind
 from domain.content import Status as DomainStatus
+from domain.imports import Action
+from domain.imports import ImportReport as DomainImportReport
 from domain.learners import RecordType as DomainRecordType
 from domain.paths import Progress, Step
 from domain.principal import Right
@@ -353,4 +355,74 @@ class LearningPath:
             steps=[PathStep.of(step, names) for step in steps],
             total_points=sum(step.points for step in steps),
             names=names,
+        )
+
+
+ImportAction = strawberry.enum(Action, description="What an import did with a row.")
+
+
+@strawberry.type(description="A row an import applied, or would apply.")
+class ImportedRow:
+    row: int = strawberry.field(description="The row number; the headings are row 1.")
+    action: ImportAction  # type: ignore[valid-type]
+    record_id: strawberry.ID
+
+
+@strawberry.type(description="Why one row cannot be imported.")
+class ImportProblem:
+    row: int
+    column: str | None
+    value: str
+    reason: str
+
+
+@strawberry.type(description="What an import did, row by row; a dry run says the same.")
+class ImportReport:
+    import_id: strawberry.ID | None = strawberry.field(
+        description="The id that the import's events carry; null for a dry run."
+    )
+    file_name: str
+    checksum: str = strawberry.field(description="SHA-256 of the file's bytes.")
+    dry_run: bool
+    applied: bool = strawberry.field(description="Whether anything was written.")
+    created: int
+    updated: int
+    deleted: int
+    unchanged: int
+    duplicates: int
+    rows: list[ImportedRow]
+    problems: list[ImportProblem]
+    ignored_columns: list[str] = strawberry.field(
+        description="Export-only columns (Email, Firstname, Lastname) that were read "
+        "past."
+    )
+    blank_rows: list[int]
+
+    @classmethod
+    def of(cls, report: DomainImportReport) -> ImportReport:
+        return cls(
+            import_id=strawberry.ID(report.import_id) if report.import_id else None,
+            file_name=report.file_name,
+            checksum=report.checksum,
+            dry_run=report.dry_run,
+            applied=report.applied,
+            created=report.count(Action.CREATED),
+            updated=report.count(Action.UPDATED),
+            deleted=report.count(Action.DELETED),
+            unchanged=report.count(Action.UNCHANGED),
+            duplicates=report.count(Action.DUPLICATE),
+            rows=[
+                ImportedRow(
+                    row=r.row, action=r.action, record_id=strawberry.ID(r.record_id)
+                )
+                for r in report.rows
+            ],
+            problems=[
+                ImportProblem(
+                    row=p.row, column=p.column, value=p.value, reason=p.reason
+                )
+                for p in report.problems
+            ],
+            ignored_columns=report.ignored_columns,
+            blank_rows=report.blank_rows,
         )

@@ -77,12 +77,18 @@ class Leadership(Protocol):
     def hold(self) -> bool:
         """Take the lead if it is free; whether this worker holds it now."""
 
+    def release(self) -> None:
+        """Give up the lead, if held, and whatever holding it took."""
+
 
 class _Alone:
     """On SQLite every writer takes the file's lock in turn: there is no one to lead."""
 
     def hold(self) -> bool:
         return True
+
+    def release(self) -> None:
+        pass
 
 
 class SQLiteStore:

@@ -180,3 +180,9 @@ class _SessionLock:
             return True
         connection.close()
         return False
+
+    def release(self) -> None:
+        # Closing the session ends the lock; a lost connection closes quietly.
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()

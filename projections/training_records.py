@@ -176,3 +176,67 @@ def holder_count(db: Db, code_id: str) -> int:
         (code_id,),
     ).fetchone()
     return int(row[0])
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    record_id: str
+    learner_id: str
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    record_type: str
+    object_id: str | None
+    title: str
+    training_provider: str
+    completion_date: str
+    other_information: str
+    code: str | None
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    """Which records an export holds; None means any."""
+
+    learner_id: str | None = None
+    code_id: str | None = None
+    completed_from: str | None = None
+    completed_to: str | None = None
+
+
+def export_page(
+    db: Db, only: ExportFilter, after: tuple[str, str, str] | None, size: int
+) -> list[ExportRow]:
+    """The next ``size`` records of an export, by learner, date and id."""
+    where: list[str] = []
+    params: list[object] = []
+    for condition, value in (
+        ("r.learner_id = ?", only.learner_id),
+        ("r.code_id = ?", only.code_id),
+        ("r.completion_date >= ?", only.completed_from),
+        ("r.completion_date <= ?", only.completed_to),
+    ):
+        if value is not None:
+            where.append(condition)
+            params.append(value)
+    if after is not None:
+        # Keyset on the index's own order, so each page costs the same.
+        where.append(
+            "(r.learner_id > ? OR (r.learner_id = ? AND (r.completion_date > ? "
+            "OR (r.completion_date = ? AND r.record_id > ?))))"
+        )
+        learner, day, record = after
+        params += [learner, learner, day, day, record]
+
+    rows = db.execute(
+        "SELECT r.record_id, r.learner_id, l.username, l.email, l.first_name, "
+        "l.last_name, r.record_type, r.object_id, r.title, r.training_provider, "
+        "r.completion_date, r.other_information, c.code FROM training_records r "
+        "JOIN learners l ON l.learner_id = r.learner_id "
+        "LEFT JOIN codes c ON c.code_id = r.code_id "
+        f"WHERE {' AND '.join(where) or '1 = 1'} "
+        "ORDER BY r.learner_id, r.completion_date, r.record_id LIMIT ?",
+        [*params, size],
+    )
+    return [ExportRow(**row) for row in rows]

@@ -15,11 +15,20 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 from typing import TypeAlias
 
+from domain.commands import ImportTrainingRecords
 from domain.errors import QualifyError
-from domain.principal import Role
+from domain.imports import (
+    Action,
+    ImportRefused,
+    ImportRejected,
+    ImportReport,
+    read_file,
+)
+from domain.principal import Principal, Role
 from graph.auth import DEFAULT_LIFETIME, issue_token
 from projections.verification import verify
 from qualify.bootstrap import all_projections, build
@@ -28,6 +37,8 @@ from qualify.demo import load_demo
 from qualify.worker import run_worker
 
 _logger = logging.getLogger(__name__)
+# Whoever can run the command line on the server acts as an administrator.
+CLI_USER = Principal("cli", Role.ADMIN)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -66,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_token(commands)
     _add_projections(commands)
+    _add_import(commands)
     return parser
 
 
@@ -271,6 +283,102 @@ def _projections_verify(args: argparse.Namespace) -> int:
     for difference in verdict.differences:
         print(f"  {difference}", file=sys.stderr)
     return 1
+
+
+# import
+
+
+def _add_import(commands: Subcommands) -> None:
+    command = commands.add_parser(
+        "import",
+        help="import training records from a CSV file",
+        description="Apply a whole CSV file of training records, or none of it.",
+    )
+    command.add_argument("file", help="the CSV file, as the export writes it")
+    command.add_argument(
+        "--dry-run", action="store_true", help="check and report; write nothing"
+    )
+    command.set_defaults(run=_import)
+
+
+def _import(args: argparse.Namespace) -> int:
+    settings = Settings.from_environment()
+    path = Path(args.file)
+    try:
+        size = path.stat().st_size
+        if size > settings.import_max_bytes:
+            raise ImportRefused(
+                f"{path.name} is {size} bytes, over the import limit of "
+                f"{settings.import_max_bytes} bytes."
+            )
+        data = path.read_bytes()
+        progress = _Progress(data.count(b"\n"))
+        parsed = read_file(data, date.today(), progress.show)
+        progress.done()
+    except OSError as error:
+        _fail(f"cannot read {path}: {error.strerror}.")
+        return USAGE_ERROR
+    except ImportRefused as error:
+        _fail(error.message)
+        return USAGE_ERROR
+
+    backend = build(settings)
+    try:
+        print(f"applying {len(parsed.rows)} rows...", file=sys.stderr)
+        outcome = backend.handle(
+            ImportTrainingRecords(path.name, parsed, dry_run=args.dry_run), CLI_USER
+        )
+    except ImportRejected as error:
+        _print_report(error.report)
+        _fail(error.message)
+        return 1
+    except QualifyError as error:
+        _fail(error.message)
+        return 1
+    finally:
+        backend.close()
+
+    assert outcome.report is not None
+    _print_report(outcome.report)
+    return 0
+
+
+def _print_report(report: ImportReport) -> None:
+    counts = ", ".join(
+        f"{report.count(action)} {action.value.lower()}" for action in Action
+    )
+    verb = "would change" if report.dry_run else "changed"
+    if report.problems:
+        verb = "was refused; it would have changed"
+    print(f"{report.file_name} {verb}: {counts}")
+    if report.import_id:
+        print(f"import id {report.import_id}, sha256 {report.checksum}")
+    if report.ignored_columns:
+        print(f"ignored columns: {', '.join(report.ignored_columns)}")
+    if report.blank_rows:
+        print(f"blank rows skipped: {', '.join(map(str, report.blank_rows))}")
+    for problem in report.problems:
+        column = f" {problem.column}" if problem.column else ""
+        print(f"row {problem.row}{column} {problem.value!r}: {problem.reason}")
+
+
+class _Progress:
+    """A one-line progress bar on standard error, redrawn at most 20 times."""
+
+    def __init__(self, total: int) -> None:
+        self.total = max(total, 1)
+        self.shown = -1
+
+    def show(self, row: int) -> None:
+        step = min(row * 20 // self.total, 20)
+        if step != self.shown:
+            self.shown = step
+            bar = "#" * step + "." * (20 - step)
+            print(f"\rreading [{bar}] row {row}", end="", file=sys.stderr)
+
+    def done(self) -> None:
+        if self.shown >= 0:
+            print(file=sys.stderr)
 
 
 def _fail(message: str) -> None:

@@ -16,6 +16,7 @@ from psycopg.conninfo import make_conninfo
 DEVELOPMENT_SECRET = "qualify-development-secret-not-for-production-use"
 DEFAULT_DATABASE_URL = "sqlite:///var/qualify.db"
 MEMORY_URL = "memory://"
+DEFAULT_IMPORT_MAX_BYTES = 50 * 1024 * 1024
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
@@ -37,6 +38,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     jwt_secret: str = DEVELOPMENT_SECRET
     environment: Environment = Environment.DEVELOPMENT
+    import_max_bytes: int = DEFAULT_IMPORT_MAX_BYTES
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -69,7 +71,22 @@ class Settings:
 
         url = env.get("QUALIFY_DATABASE_URL", DEFAULT_DATABASE_URL).strip()
         store_location(url)
-        return cls(database_url=url, jwt_secret=secret, environment=environment)
+        raw_limit = env.get("QUALIFY_IMPORT_MAX_BYTES", str(DEFAULT_IMPORT_MAX_BYTES))
+        try:
+            import_max_bytes = int(raw_limit)
+        except ValueError:
+            import_max_bytes = 0
+        if import_max_bytes < 1:
+            raise ConfigurationError(
+                "QUALIFY_IMPORT_MAX_BYTES must be a positive number of bytes, "
+                f"not {raw_limit!r}."
+            )
+        return cls(
+            database_url=url,
+            jwt_secret=secret,
+            environment=environment,
+            import_max_bytes=import_max_bytes,
+        )
 
     @property
     def is_production(self) -> bool:

@@ -66,30 +66,35 @@ def _follow(
     backend: Backend, stop: threading.Event, stats: WorkerStats, poll_seconds: float
 ) -> None:
     leadership = backend.store.leadership()
-    last_report = 0.0
-    while not stop.is_set():
-        if not leadership.hold():
-            # Another worker leads; stand by, ready to take over when it stops.
-            stop.wait(1.0)
-            continue
+    try:
+        last_report = 0.0
+        while not stop.is_set():
+            if not leadership.hold():
+                # Another worker leads; stand by, ready to take over when it stops.
+                stop.wait(1.0)
+                continue
 
-        started = time.perf_counter()
-        result = backend.follower.catch_up()
-        stats.events += result.events
-        now = time.monotonic()
-        if result.events and now - last_report >= LAG_LOG_SECONDS:
-            head = backend.log.recorder.max_notification_id() or 0
-            logger.info(
-                "applied %d events in %.1f ms; position %d, lag %d",
-                result.events,
-                (time.perf_counter() - started) * 1000,
-                result.position,
-                max(head - result.position, 0),
-            )
-            last_report = now
-        if not result.events:
-            # Servers announce new events; the timeout is only a fallback.
-            backend.store.wait_for_news(poll_seconds)
+            started = time.perf_counter()
+            result = backend.follower.catch_up()
+            stats.events += result.events
+            now = time.monotonic()
+            if result.events and now - last_report >= LAG_LOG_SECONDS:
+                head = backend.log.recorder.max_notification_id() or 0
+                logger.info(
+                    "applied %d events in %.1f ms; position %d, lag %d",
+                    result.events,
+                    (time.perf_counter() - started) * 1000,
+                    result.position,
+                    max(head - result.position, 0),
+                )
+                last_report = now
+            if not result.events:
+                # Servers announce new events; the timeout is only a fallback.
+                backend.store.wait_for_news(poll_seconds)
+    finally:
+        # Else a connection still holding the lock outlives this attempt, and the
+        # next one (or another worker) could not take the lead.
+        leadership.release()
 
 
 def _pause(stop: threading.Event, failures: int, error: BaseException) -> int:
