@@ -625,11 +625,11 @@ class Qualify:
         import_id = current_acting().correlation_id
         problems = list(parsed.problems)
         outcomes: list[RowOutcome] = []
-        touched: dict[str, Learner] = {}
+        batch = _ImportBatch()
 
         for row in parsed.rows:
             found: list[Problem] = []
-            outcome = self._import_row(unit, row, touched, found)
+            outcome = self._import_row(unit, row, batch, found)
             problems += found
             if outcome is not None:
                 outcomes.append(outcome)
@@ -647,11 +647,11 @@ class Qualify:
         if report.problems:
             raise ImportRejected(report)
 
-        for learner in touched.values():
+        for learner in batch.learners.values():
             self._award_paths(unit, learner)
         unit.report = report
         unit.discard = cmd.dry_run
-        if not any(learner.has_changes for learner in touched.values()):
+        if not any(learner.has_changes for learner in batch.learners.values()):
             # A file that changes nothing leaves no trace, not even of itself.
             unit.report = replace(report, import_id=None)
             return import_id
@@ -674,26 +674,26 @@ class Qualify:
         self,
         unit: _Unit,
         row: ImportRow,
-        touched: dict[str, Learner],
+        batch: _ImportBatch,
         problems: list[Problem],
     ) -> RowOutcome | None:
         def problem(column: str, value: str, reason: str) -> None:
             problems.append(Problem(row.number, column, value, reason))
 
-        learner = touched.get(row.username) or unit.find(
+        learner = batch.learners.get(row.username) or unit.find(
             Learner, learner_id(row.username)
         )
         if learner is None:
             problem(NAME, row.username, f"No user is registered as {row.username}")
             return None
-        code_id = self._import_code(unit, row, problem)
+        code_id = self._import_code(unit, row, batch, problem)
         self._check_object(unit, row, problem)
         if problems:
             return None
-        touched[row.username] = learner
+        batch.learners[row.username] = learner
 
         if row.record_id is None:
-            return self._import_new(unit, learner, row, code_id)
+            return self._import_new(unit, learner, row, code_id, batch)
         existing = learner.records.get(row.record_id)
         if existing is None:
             if row.delete and row.record_id in learner.deleted_records:
@@ -714,6 +714,8 @@ class Qualify:
             )
             return None
 
+        # The learner's records change below: their index is rebuilt when next used.
+        batch.forget(learner)
         if row.delete:
             if existing.code_id:
                 unit.record_deltas[existing.code_id] -= 1
@@ -731,27 +733,44 @@ class Qualify:
         return RowOutcome(row.number, Action.UPDATED, existing.record_id)
 
     def _import_new(
-        self, unit: _Unit, learner: Learner, row: ImportRow, code_id: str | None
+        self,
+        unit: _Unit,
+        learner: Learner,
+        row: ImportRow,
+        code_id: str | None,
+        batch: _ImportBatch,
     ) -> RowOutcome:
         record = _imported_record(row, str(uuid4()), code_id)
-        for held in learner.records.values():
-            if _same_training(held, record):
-                return RowOutcome(row.number, Action.DUPLICATE, held.record_id)
+        held = batch.trainings(learner)
+        earlier = held.get(_training_key(record))
+        if earlier is not None:
+            return RowOutcome(row.number, Action.DUPLICATE, earlier)
         if code_id:
             unit.record_deltas[code_id] += 1
         learner.add_record(record)
+        held[_training_key(record)] = record.record_id
         return RowOutcome(row.number, Action.CREATED, record.record_id)
 
     def _import_code(
-        self, unit: _Unit, row: ImportRow, problem: Callable[[str, str, str], None]
+        self,
+        unit: _Unit,
+        row: ImportRow,
+        batch: _ImportBatch,
+        problem: Callable[[str, str, str], None],
     ) -> str | None:
         if row.code is None:
             return None
-        try:
-            return str(self._live_code(unit, row.code, field=CODE).id)
-        except NotFound as error:
-            problem(CODE, row.code, error.message.rstrip("."))
+        if row.code not in batch.codes:
+            try:
+                code = self._live_code(unit, row.code, field=CODE)
+                batch.codes[row.code] = str(code.id)
+            except NotFound as error:
+                batch.codes[row.code] = error.message.rstrip(".")
+                batch.missing.add(row.code)
+        if row.code in batch.missing:
+            problem(CODE, row.code, batch.codes[row.code])
             return None
+        return batch.codes[row.code]
 
     def _check_object(
         self, unit: _Unit, row: ImportRow, problem: Callable[[str, str, str], None]
@@ -1071,15 +1090,38 @@ def _imported_record(
     )
 
 
-def _same_training(a: TrainingRecord, b: TrainingRecord) -> bool:
-    # The import's notion of "the same record again": one learner, one code,
+def _training_key(record: TrainingRecord) -> tuple[object, ...]:
+    # The import's notion of "the same record again", for one learner: one code,
     # one day, one provider, one title.
-    return (a.code_id, a.completion_date, a.training_provider, a.title) == (
-        b.code_id,
-        b.completion_date,
-        b.training_provider,
-        b.title,
+    return (
+        record.code_id,
+        record.completion_date,
+        record.training_provider,
+        record.title,
     )
+
+
+class _ImportBatch:
+    """What one import has looked up so far, so each row costs the same."""
+
+    def __init__(self) -> None:
+        self.learners: dict[str, Learner] = {}
+        # A code's id, or for a code in ``missing``, why it cannot be used.
+        self.codes: dict[str, str] = {}
+        self.missing: set[str] = set()
+        self._trainings: dict[str, dict[tuple[object, ...], str]] = {}
+
+    def trainings(self, learner: Learner) -> dict[tuple[object, ...], str]:
+        """The learner's records by ``_training_key``, kept current by the import."""
+        if learner.username not in self._trainings:
+            self._trainings[learner.username] = {
+                _training_key(r): r.record_id for r in learner.records.values()
+            }
+        return self._trainings[learner.username]
+
+    def forget(self, learner: Learner) -> None:
+        """Drop the learner's index after a change the index does not follow."""
+        self._trainings.pop(learner.username, None)
 
 
 def _is_uuid(value: str) -> bool:

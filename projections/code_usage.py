@@ -13,7 +13,7 @@ from domain import codes as ev
 from domain.content import ContentCreated
 from domain.events import Event
 from domain.paths import PathCreated, PathStepsSet
-from projections.database import Db
+from projections.database import Db, Writer
 from projections.paging import Page, decode_cursor, encode_cursor, like_pattern
 from projections.projection import Apply, Projection
 
@@ -95,96 +95,96 @@ class CodeUsage(Projection):
         }
 
 
-def _created(db: Db, e: ev.CodeCreated) -> None:
-    db.execute(
+def _created(db: Writer, e: ev.CodeCreated) -> None:
+    db.write(
         "INSERT INTO codes (code_id, code, description, created_at) VALUES (?,?,?,?)",
         (str(e.originator_id), e.code, e.description, e.timestamp.isoformat()),
     )
 
 
-def _described(db: Db, e: ev.CodeDescriptionUpdated) -> None:
-    db.execute(
+def _described(db: Writer, e: ev.CodeDescriptionUpdated) -> None:
+    db.write(
         "UPDATE codes SET description = ? WHERE code_id = ?",
         (e.description, str(e.originator_id)),
     )
 
 
-def _renamed(db: Db, e: ev.CodeRenamed) -> None:
-    db.execute(
+def _renamed(db: Writer, e: ev.CodeRenamed) -> None:
+    db.write(
         "UPDATE codes SET code = ? WHERE code_id = ?",
         (e.new_code, str(e.originator_id)),
     )
 
 
-def _deleted(db: Db, e: ev.CodeDeleted) -> None:
-    db.execute(
+def _deleted(db: Writer, e: ev.CodeDeleted) -> None:
+    db.write(
         "UPDATE codes SET deleted_at = ? WHERE code_id = ?",
         (e.timestamp.isoformat(), str(e.originator_id)),
     )
 
 
-def _attached(db: Db, e: ev.CodeAttached) -> None:
-    db.execute(
+def _attached(db: Writer, e: ev.CodeAttached) -> None:
+    db.write(
         "INSERT INTO code_uses VALUES (?,?,?,?) ON CONFLICT (code_id, owner_id) "
         "DO UPDATE SET kind = excluded.kind, path_id = excluded.path_id",
         (str(e.originator_id), e.owner_id, e.kind, e.container_id),
     )
 
 
-def _detached(db: Db, e: ev.CodeDetached) -> None:
-    db.execute(
+def _detached(db: Writer, e: ev.CodeDetached) -> None:
+    db.write(
         "DELETE FROM code_uses WHERE code_id = ? AND owner_id = ?",
         (str(e.originator_id), e.owner_id),
     )
 
 
-def _records_added(db: Db, e: ev.CodeRecordsAdded) -> None:
-    db.execute(
+def _records_added(db: Writer, e: ev.CodeRecordsAdded) -> None:
+    db.write(
         "UPDATE codes SET active_record_count = active_record_count + ? "
         "WHERE code_id = ?",
         (e.count, str(e.originator_id)),
     )
 
 
-def _records_removed(db: Db, e: ev.CodeRecordsRemoved) -> None:
-    db.execute(
+def _records_removed(db: Writer, e: ev.CodeRecordsRemoved) -> None:
+    db.write(
         "UPDATE codes SET active_record_count = active_record_count - ? "
         "WHERE code_id = ?",
         (e.count, str(e.originator_id)),
     )
 
 
-def _name_claimed(db: Db, e: ev.CodeNameClaimed) -> None:
+def _name_claimed(db: Writer, e: ev.CodeNameClaimed) -> None:
     _name(db, e.name, e.code_id, None)
 
 
-def _name_released(db: Db, e: ev.CodeNameReleased) -> None:
+def _name_released(db: Writer, e: ev.CodeNameReleased) -> None:
     _name(db, e.name, None, e.renamed_to)
 
 
-def _name(db: Db, name: str, code_id: str | None, renamed_to: str | None) -> None:
-    db.execute(
+def _name(db: Writer, name: str, code_id: str | None, renamed_to: str | None) -> None:
+    db.write(
         "INSERT INTO code_names VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
         "SET code_id = excluded.code_id, renamed_to = excluded.renamed_to",
         (name, code_id, renamed_to),
     )
 
 
-def _content_titled(db: Db, e: ContentCreated) -> None:
+def _content_titled(db: Writer, e: ContentCreated) -> None:
     _title(db, str(e.originator_id), e.title)
 
 
-def _path_titled(db: Db, e: PathCreated) -> None:
+def _path_titled(db: Writer, e: PathCreated) -> None:
     _title(db, str(e.originator_id), e.title)
 
 
-def _steps_titled(db: Db, e: PathStepsSet) -> None:
+def _steps_titled(db: Writer, e: PathStepsSet) -> None:
     for step in e.steps:
         _title(db, step["step_id"], step["title"])
 
 
-def _title(db: Db, owner_id: str, title: str) -> None:
-    db.execute(
+def _title(db: Writer, owner_id: str, title: str) -> None:
+    db.write(
         "INSERT INTO use_titles VALUES (?, ?) "
         "ON CONFLICT (owner_id) DO UPDATE SET title = excluded.title",
         (owner_id, title),

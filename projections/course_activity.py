@@ -14,7 +14,7 @@ from typing import Any
 from domain import content as ev
 from domain.events import Event
 from domain.learners import ContentCompleted, Enrolled
-from projections.database import Db
+from projections.database import Db, Writer
 from projections.projection import Apply, Projection
 
 
@@ -85,8 +85,8 @@ class CourseActivity(Projection):
         }
 
 
-def _created(db: Db, e: ev.ContentCreated) -> None:
-    db.execute(
+def _created(db: Writer, e: ev.ContentCreated) -> None:
+    db.write(
         "INSERT INTO learning_content VALUES (?,?,?,?,?,?,?,NULL,?,?)",
         (
             str(e.originator_id),
@@ -102,22 +102,22 @@ def _created(db: Db, e: ev.ContentCreated) -> None:
     )
 
 
-def _code_set(db: Db, e: ev.ContentCodeSet) -> None:
-    db.execute(
+def _code_set(db: Writer, e: ev.ContentCodeSet) -> None:
+    db.write(
         "UPDATE learning_content SET code_id = ? WHERE content_id = ?",
         (e.code_id, str(e.originator_id)),
     )
 
 
-def _enrolled(db: Db, e: Enrolled) -> None:
-    db.execute(
+def _enrolled(db: Writer, e: Enrolled) -> None:
+    db.write(
         "INSERT INTO enrolments VALUES (?,?,?) ON CONFLICT DO NOTHING",
         (e.content_id, str(e.originator_id), e.timestamp.isoformat()),
     )
 
 
-def _completed(db: Db, e: ContentCompleted) -> None:
-    db.execute(
+def _completed(db: Writer, e: ContentCompleted) -> None:
+    db.write(
         "INSERT INTO completions VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING",
         (
             e.content_id,

@@ -41,6 +41,49 @@ class Db(Protocol):
     def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any: ...
 
 
+class Writer(Db, Protocol):
+    """What a projection writes through: statements whose results it never reads.
+
+    ``write`` may hold a statement back and send it with the next ones of the
+    same text as one ``executemany``; the order of statements is kept.
+    """
+
+    def write(self, sql: str, params: Sequence[Any] = (), /) -> None: ...
+
+
+class BufferedWriter:
+    """Groups runs of the same write statement into one ``executemany``."""
+
+    def __init__(self, db: Db) -> None:
+        self._db = db
+        self._sql: str | None = None
+        self._rows: list[Sequence[Any]] = []
+
+    def write(self, sql: str, params: Sequence[Any] = (), /) -> None:
+        if sql != self._sql:
+            self.flush()
+            self._sql = sql
+        self._rows.append(params)
+
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor:
+        self.flush()
+        return self._db.execute(sql, params)
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]], /) -> Any:
+        self.flush()
+        return self._db.executemany(sql, params)
+
+    def flush(self) -> None:
+        """Send what is held back."""
+        if self._sql is not None and self._rows:
+            if len(self._rows) == 1:
+                self._db.execute(self._sql, self._rows[0])
+            else:
+                self._db.executemany(self._sql, self._rows)
+        self._sql = None
+        self._rows = []
+
+
 class ReadStore(Protocol):
     """Connections to the read-model tables."""
 

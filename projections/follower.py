@@ -17,7 +17,7 @@ from eventsourcing.persistence import Notification
 
 from domain.application import EventLog
 from domain.events import Event
-from projections.database import Db, ReadStore
+from projections.database import BufferedWriter, Db, ReadStore, Writer
 from projections.projection import Apply, Projection
 
 BATCH_SIZE = 2000
@@ -137,9 +137,13 @@ class Follower:
         with self.store.writing() as db:
             positions = self._stored_positions(db, lock=True)
             for index, handlers in enumerate(self._handlers):
+                # One read model at a time, so runs of the same statement (a row
+                # per record, say) go to the database as one executemany.
+                writer = BufferedWriter(db)
                 for position, event in batch:
                     if position > positions[index]:
-                        _dispatch(db, handlers, event)
+                        _dispatch(writer, handlers, event)
+                writer.flush()
                 positions[index] = max(positions[index], last)
                 db.execute(
                     "UPDATE projection_positions SET position = ? WHERE name = ?",
@@ -186,7 +190,7 @@ class Follower:
         return [stored[p.name] for p in self.projections]
 
 
-def _dispatch(db: Db, handlers: Mapping[type[Event], Apply], event: object) -> None:
+def _dispatch(db: Writer, handlers: Mapping[type[Event], Apply], event: object) -> None:
     handler = handlers.get(type(event))  # type: ignore[arg-type]
     if handler is not None:
         handler(db, event)

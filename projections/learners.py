@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from domain.events import Event
 from domain.learners import UserRegistered
-from projections.database import Db
+from projections.database import Db, Writer
 from projections.projection import Apply, Projection
 
 
@@ -42,8 +42,8 @@ class Learners(Projection):
         return {UserRegistered: _registered}
 
 
-def _registered(db: Db, e: UserRegistered) -> None:
-    db.execute(
+def _registered(db: Writer, e: UserRegistered) -> None:
+    db.write(
         "INSERT INTO learners VALUES (?,?,?,?,?,?)",
         (
             str(e.originator_id),
@@ -54,6 +54,9 @@ def _registered(db: Db, e: UserRegistered) -> None:
             e.timestamp.isoformat(),
         ),
     )
+
+
+# Queries
 
 
 def learner_by_username(db: Db, username: str) -> LearnerRow | None:

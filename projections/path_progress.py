@@ -15,7 +15,7 @@ from domain import learners as lev
 from domain import paths as ev
 from domain.events import Event
 from domain.paths import Progress, Step, measure
-from projections.database import Db
+from projections.database import Db, Writer
 from projections.paging import Page, decode_cursor, encode_cursor
 from projections.projection import Apply, Projection
 
@@ -103,8 +103,8 @@ class PathProgress(Projection):
         }
 
 
-def _created(db: Db, e: ev.PathCreated) -> None:
-    db.execute(
+def _created(db: Writer, e: ev.PathCreated) -> None:
+    db.write(
         "INSERT INTO learning_paths VALUES (?,?,?,?,?,NULL,?)",
         (
             str(e.originator_id),
@@ -117,13 +117,13 @@ def _created(db: Db, e: ev.PathCreated) -> None:
     )
 
 
-def _steps_set(db: Db, e: ev.PathStepsSet) -> None:
+def _steps_set(db: Writer, e: ev.PathStepsSet) -> None:
     path_id = str(e.originator_id)
-    db.execute(
+    db.write(
         "UPDATE learning_paths SET pass_mark = ? WHERE path_id = ?",
         (e.pass_mark, path_id),
     )
-    db.execute("DELETE FROM path_steps WHERE path_id = ?", (path_id,))
+    db.write("DELETE FROM path_steps WHERE path_id = ?", (path_id,))
     db.executemany(
         "INSERT INTO path_steps VALUES (?,?,?,?,?,?,?)",
         [
@@ -141,47 +141,48 @@ def _steps_set(db: Db, e: ev.PathStepsSet) -> None:
     )
 
 
-def _joined(db: Db, e: lev.PathJoined) -> None:
-    db.execute(
+def _joined(db: Writer, e: lev.PathJoined) -> None:
+    db.write(
         "INSERT INTO path_participants VALUES (?,?,?,NULL,NULL) ON CONFLICT DO NOTHING",
         (e.path_id, str(e.originator_id), e.timestamp.isoformat()),
     )
 
 
-def _completed(db: Db, e: lev.PathCompleted) -> None:
-    db.execute(
+def _completed(db: Writer, e: lev.PathCompleted) -> None:
+    db.write(
         "UPDATE path_participants SET completed_at = ?, award_record_id = ? "
         "WHERE path_id = ? AND learner_id = ?",
         (e.timestamp.isoformat(), e.record_id, e.path_id, str(e.originator_id)),
     )
 
 
-def _hold(db: Db, learner_id: str, code_id: str | None, n: int) -> None:
+def _hold(db: Writer, learner_id: str, code_id: str | None, n: int) -> None:
     if code_id is None:
         return
-    db.execute(
+    db.write(
         "INSERT INTO held_codes VALUES (?, ?, ?) ON CONFLICT (learner_id, code_id) "
         "DO UPDATE SET record_count = held_codes.record_count + excluded.record_count",
         (learner_id, code_id, n),
     )
-    db.execute(
-        "DELETE FROM held_codes WHERE learner_id = ? AND code_id = ? "
-        "AND record_count <= 0",
-        (learner_id, code_id),
-    )
+    if n < 0:
+        db.write(
+            "DELETE FROM held_codes WHERE learner_id = ? AND code_id = ? "
+            "AND record_count <= 0",
+            (learner_id, code_id),
+        )
 
 
-def _record_added(db: Db, e: lev.TrainingRecordAdded) -> None:
+def _record_added(db: Writer, e: lev.TrainingRecordAdded) -> None:
     _hold(db, str(e.originator_id), e.code_id, 1)
 
 
-def _record_updated(db: Db, e: lev.TrainingRecordUpdated) -> None:
+def _record_updated(db: Writer, e: lev.TrainingRecordUpdated) -> None:
     if e.code_id != e.previous_code_id:
         _hold(db, str(e.originator_id), e.previous_code_id, -1)
         _hold(db, str(e.originator_id), e.code_id, 1)
 
 
-def _record_deleted(db: Db, e: lev.TrainingRecordDeleted) -> None:
+def _record_deleted(db: Writer, e: lev.TrainingRecordDeleted) -> None:
     _hold(db, str(e.originator_id), e.code_id, -1)
 
 

@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from domain.events import Event
-from projections.database import Db
+from projections.database import Db, Writer
 
-Apply = Callable[[Db, Any], None]
+Apply = Callable[[Writer, Any], None]
 
 
 class Projection:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from domain import learners as ev
 from domain.events import Event
-from projections.database import Db
+from projections.database import Db, Writer
 from projections.paging import Page, decode_cursor, encode_cursor
 from projections.projection import Apply, Projection
 
@@ -61,8 +61,8 @@ class TrainingRecords(Projection):
         }
 
 
-def _added(db: Db, e: ev.TrainingRecordAdded) -> None:
-    db.execute(
+def _added(db: Writer, e: ev.TrainingRecordAdded) -> None:
+    db.write(
         "INSERT INTO training_records VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
             e.record_id,
@@ -79,8 +79,8 @@ def _added(db: Db, e: ev.TrainingRecordAdded) -> None:
     )
 
 
-def _updated(db: Db, e: ev.TrainingRecordUpdated) -> None:
-    db.execute(
+def _updated(db: Writer, e: ev.TrainingRecordUpdated) -> None:
+    db.write(
         "UPDATE training_records SET title = ?, training_provider = ?, "
         "completion_date = ?, other_information = ?, code_id = ? WHERE record_id = ?",
         (
@@ -94,8 +94,8 @@ def _updated(db: Db, e: ev.TrainingRecordUpdated) -> None:
     )
 
 
-def _deleted(db: Db, e: ev.TrainingRecordDeleted) -> None:
-    db.execute("DELETE FROM training_records WHERE record_id = ?", (e.record_id,))
+def _deleted(db: Writer, e: ev.TrainingRecordDeleted) -> None:
+    db.write("DELETE FROM training_records WHERE record_id = ?", (e.record_id,))
 
 
 # Queries
