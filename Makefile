@@ -36,5 +36,10 @@ schema-check: $(STAMP)
 	$(BIN)/python -m graph.schema > $(VENV)/schema.graphql
 	diff -u schema.graphql $(VENV)/schema.graphql
 
+# make bench [SCALE=small]: every benchmark in bench/, one table, JSON in bench/out/.
+SCALE ?= default
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --scale $(SCALE)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

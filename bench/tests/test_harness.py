@@ -1,0 +1,107 @@
+"""The harness's own logic: no store, no server, and no timing asserted.
+
+Run with ``.venv/bin/pytest bench/tests``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from bench import load
+from bench.data import Catalogue, spread_completions
+from bench.report import Row, render, write_json
+from bench.stats import percentile, summary_ms
+
+
+def _row(ours: float, baseline: float | None, **kwargs: object) -> Row:
+    return Row("s: m", "/s", ours, baseline, "raw", **kwargs)  # type: ignore[arg-type]
+
+
+def test_ratio_and_verdict() -> None:
+    assert _row(50, 100, goal_ratio=0.5).verdict == "met"
+    assert _row(49, 100, goal_ratio=0.5).verdict == "MISSED"
+    assert _row(49, 100).verdict == "-"
+    assert _row(30, 10, goal_ratio=2.0, higher_is_better=False).verdict == "MISSED"
+    assert _row(1, None, goal_ratio=0.5).ratio is None
+    assert _row(1, 0).ratio is None
+
+
+def test_table_and_json(tmp_path: Path) -> None:
+    rows = [_row(188.4, 6001, goal=">= 0.5 x", goal_ratio=0.5)]
+    table = render(rows)
+    assert table.splitlines()[0].split(" | ")[0].strip() == "scenario"
+    assert "188 /s" in table
+    assert "6,001 /s (raw)" in table
+    assert "MISSED" in table
+
+    path = tmp_path / "out" / "run.json"
+    write_json(path, {"scale": "small"}, rows)
+    document = json.loads(path.read_text())
+    assert document["scale"] == "small"
+    assert document["rows"][0]["ratio"] == 188.4 / 6001
+    assert document["rows"][0]["verdict"] == "MISSED"
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    values = [float(i) for i in range(1, 101)]
+    assert percentile(values, 0.5) == 50
+    assert percentile(values, 0.99) == 99
+    assert percentile(values, 1.0) == 100
+    assert percentile([7.0], 0.99) == 7
+    assert summary_ms([0.001, 0.002])["max"] == 2.0
+
+
+def test_spread_completions_never_share_a_learner_or_course_nearby() -> None:
+    catalogue = Catalogue(
+        usernames=tuple(f"u{i}" for i in range(20)),
+        codes=(),
+        content_ids=tuple(f"c{i}" for i in range(21)),
+        path_codes=(),
+    )
+    completions = spread_completions(catalogue, 20 * 21)
+    triples = {(c.username, c.content_id, c.day) for c in completions}
+    assert len(triples) == len(completions)
+    for start in range(len(completions) - 16):
+        window = completions[start : start + 16]
+        assert len({c.username for c in window}) == 16
+        assert len({c.content_id for c in window}) == 16
+
+
+def test_failures_are_told_apart() -> None:
+    ok = json.dumps({"data": {"x": {"userErrors": [], "value": 1}}}).encode()
+    assert load.failure(200, ok) is None
+    refused = json.dumps({"data": {"x": {"userErrors": [{"code": "NOT_FOUND"}]}}})
+    assert "NOT_FOUND" in (load.failure(200, refused.encode()) or "")
+    errors = json.dumps({"data": None, "errors": [{"message": "boom"}]}).encode()
+    assert load.failure(200, errors) == "error: boom"
+    assert (load.failure(500, b"oops") or "").startswith("HTTP 500")
+    assert load.failure(200, b"<html>") == "the answer is not JSON"
+
+
+async def test_load_counts_every_body_once_without_cycle() -> None:
+    seen: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.content)
+        if request.content == b'{"n": 3}':
+            return httpx.Response(200, json={"errors": [{"message": "no"}]})
+        return httpx.Response(200, json={"data": {"ok": True}})
+
+    plan = load.Plan(
+        url="http://127.0.0.1:9/graphql",
+        bodies=[json.dumps({"n": n}).encode() for n in range(10)],
+        concurrency=4,
+        duration=30.0,
+        warmup=0.0,
+        cycle=False,
+        headers={},
+    )
+    result = await load.run(plan, httpx.MockTransport(answer))
+    assert sorted(seen) == sorted(plan.bodies)
+    assert result["ok"] == 9
+    assert result["failed"] == 1
+    assert result["failures"] == {"error: no": 1}
+    assert result["exhausted"] is True
