@@ -107,6 +107,9 @@ class ReadStore(Protocol):
     def announce(self) -> None:
         """Tell waiting projection workers that new events were stored."""
 
+    def creating_tables(self) -> AbstractContextManager[None]:
+        """Hold off other processes while the event store creates its tables."""
+
     def wait_for_news(self, timeout: float) -> None:
         """Sleep until an announcement arrives or ``timeout`` seconds pass."""
 
@@ -212,6 +215,11 @@ class SQLiteStore:
 
     def announce(self) -> None:
         """Nothing to do: a SQLite server applies its own events at once."""
+
+    @contextmanager
+    def creating_tables(self) -> Iterator[None]:
+        """SQLite's ``CREATE TABLE IF NOT EXISTS`` is safe from several processes."""
+        yield
 
     def wait_for_news(self, timeout: float) -> None:
         """A worker on a SQLite file simply polls."""

@@ -16,6 +16,7 @@ from projections.database import Cursor, Db, Leadership
 POOL_SIZE = 8
 # Any fixed number: workers of one store agree on it to elect a leader.
 LEADER_LOCK = 7_441_204
+TABLES_LOCK = 7_441_205
 
 
 class Row(tuple[Any, ...]):
@@ -36,6 +37,11 @@ class Row(tuple[Any, ...]):
 def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Row]:
     names = {column.name: i for i, column in enumerate(cursor.description or ())}
     return type("Row", (Row,), {"names": names})
+
+
+def _as_reader(connection: psycopg.Connection[Any]) -> None:
+    connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    connection.read_only = True
 
 
 class _Db:
@@ -73,15 +79,18 @@ class PostgresStore:
             connection.execute(
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
             )
+        options = {"row_factory": _row_factory, "options": f"-c search_path={schema}"}
+        # Readers begin each transaction as a read-only snapshot in one statement.
         self._pool = ConnectionPool(
             conninfo,
             min_size=1,
             max_size=POOL_SIZE,
-            kwargs={
-                "row_factory": _row_factory,
-                "options": f"-c search_path={schema}",
-            },
+            kwargs=options,
+            configure=_as_reader,
             open=True,
+        )
+        self._writers = ConnectionPool(
+            conninfo, min_size=1, max_size=1, kwargs=options, open=True
         )
         self._writer = threading.Lock()
         self._listener: psycopg.Connection[Any] | None = None
@@ -91,7 +100,7 @@ class PostgresStore:
         """One write transaction; it commits at the end of the block or not at all."""
         with (
             self._writer,
-            self._pool.connection() as connection,
+            self._writers.connection() as connection,
             connection.transaction(),
         ):
             yield _Db(connection)
@@ -100,8 +109,6 @@ class PostgresStore:
     def reading(self) -> Iterator[Db]:
         """A consistent snapshot for the statements of one query."""
         with self._pool.connection() as connection, connection.transaction():
-            connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            connection.execute("SET TRANSACTION READ ONLY")
             yield _Db(connection)
 
     def gap_marker(self) -> object:
@@ -129,13 +136,29 @@ class PostgresStore:
         """A session lock on a connection of its own: it ends with the worker."""
         return _SessionLock(self._conninfo, self.schema)
 
+    @contextmanager
+    def creating_tables(self) -> Iterator[None]:
+        """One process at a time: PostgreSQL's DDL races when run concurrently."""
+        with psycopg.connect(self._conninfo, autocommit=True) as connection:
+            connection.execute(
+                "SELECT pg_advisory_lock(%s, hashtext(%s))",
+                (TABLES_LOCK, self.schema),
+            )
+            try:
+                yield
+            finally:
+                connection.execute(
+                    "SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                    (TABLES_LOCK, self.schema),
+                )
+
     @property
     def _channel(self) -> str:
         return f"qualify_{self.schema}"
 
     def announce(self) -> None:
         """Wake the workers listening on this schema's channel."""
-        with self._pool.connection() as connection:
+        with self._writers.connection() as connection:
             connection.execute(
                 sql.SQL("NOTIFY {}").format(sql.Identifier(self._channel))
             )
@@ -154,6 +177,7 @@ class PostgresStore:
         if self._listener is not None:
             self._listener.close()
         self._pool.close()
+        self._writers.close()
 
 
 class _SessionLock:

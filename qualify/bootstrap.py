@@ -22,6 +22,7 @@ from qualify.config import PostgresLocation, Settings, store_location
 
 # How long a server waits for projection workers before answering anyway.
 READ_TIMEOUT_SECONDS = 10.0
+AGGREGATE_CACHE_SIZE = 5000
 
 
 def all_projections() -> list[Projection]:
@@ -93,7 +94,12 @@ class Backend:
         says so by returning False; the command itself has been stored either way.
         """
         if self.embedded:
-            self.follower.catch_up(until=position)
+            deadline = time.monotonic() + self.read_timeout
+            # A hole below ``position`` is waited for until it fills or is final.
+            while self.follower.catch_up(until=position).position < position:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.001)
             return True
 
         self.store.announce()
@@ -148,8 +154,12 @@ def build(settings: Settings, *, follow: bool | None = None) -> Backend:
             "SQLITE_LOCK_TIMEOUT": "30",
         }
 
+    # Recent aggregates stay in memory and are brought up to date from the store
+    # on each use, so a command replays only the events it has not seen.
+    env["AGGREGATE_CACHE_MAXSIZE"] = str(AGGREGATE_CACHE_SIZE)
     try:
-        log = EventLog(env)
+        with store.creating_tables():
+            log = EventLog(env)
     except Exception:
         store.close()
         raise
