@@ -12,9 +12,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
@@ -79,6 +79,7 @@ from domain.learners import (
     UserRegistered,
     check_email,
     check_person_name,
+    latest_completion_date,
     learner_id,
     normalise_username,
 )
@@ -98,9 +99,6 @@ EARLIEST_COMPLETION = date(1900, 1, 1)
 MAX_MODULES = 100
 MAX_SESSIONS = 500
 BACKOFF_SECONDS = 0.005
-# The newest calendar date anywhere on Earth is UTC+14; a completion dated "today"
-# by a learner in Kiribati is not in the future.
-_EARLIEST_ZONE = timedelta(hours=14)
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -635,7 +633,7 @@ class Qualify:
         import_id = current_acting().correlation_id
         problems = list(parsed.problems)
         outcomes: list[RowOutcome] = []
-        batch = _ImportBatch()
+        batch = _ImportBatch(parsed.checksum)
 
         for row in parsed.rows:
             found: list[Problem] = []
@@ -645,7 +643,7 @@ class Qualify:
                 outcomes.append(outcome)
 
         report = ImportReport(
-            import_id=None if cmd.dry_run else import_id,
+            import_id=None if cmd.dry_run or problems else import_id,
             file_name=cmd.file_name,
             checksum=parsed.checksum,
             dry_run=cmd.dry_run,
@@ -750,7 +748,12 @@ class Qualify:
         code_id: str | None,
         batch: _ImportBatch,
     ) -> RowOutcome:
-        record = _imported_record(row, str(uuid4()), code_id)
+        # Derived from the file and the learner's state, so a dry run and the real
+        # import of the same file report the same new ids.
+        record_id = uuid5(
+            learner.id, f"{batch.checksum}:{row.number}:{learner.version}"
+        )
+        record = _imported_record(row, str(record_id), code_id)
         held = batch.trainings(learner)
         earlier = held.get(_training_key(record))
         if earlier is not None:
@@ -1034,7 +1037,7 @@ def _session(index: int, session: c.Session) -> dict[str, Any]:
 
 
 def _check_completion_date(value: date) -> date:
-    latest = (datetime.now(UTC) + _EARLIEST_ZONE).date()
+    latest = latest_completion_date()
     if value < EARLIEST_COMPLETION:
         raise InvalidDate(
             f"The completion date {value.isoformat()} is before "
@@ -1114,7 +1117,8 @@ def _training_key(record: TrainingRecord) -> tuple[object, ...]:
 class _ImportBatch:
     """What one import has looked up so far, so each row costs the same."""
 
-    def __init__(self) -> None:
+    def __init__(self, checksum: str) -> None:
+        self.checksum = checksum
         self.learners: dict[str, Learner] = {}
         # A code's id, or for a code in ``missing``, why it cannot be used.
         self.codes: dict[str, str] = {}

@@ -17,6 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.errors import InvalidCode, InvalidInput
 from domain.events import Aggregate, Event
+from domain.text import hidden_character
 
 MAX_CODE_LENGTH = 32
 MAX_DESCRIPTION_LENGTH = 2000
@@ -65,13 +66,12 @@ def _describe(char: str) -> str:
 def check_description(description: str, field: str = "description") -> str:
     """Trim a free-text description and bound its length."""
     text = description.strip()
-    for char in text:
-        if unicodedata.category(char) in ("Cc", "Cf", "Cs") and char not in "\n\t":
-            raise InvalidInput(
-                "A description cannot hold the control or invisible character "
-                f"U+{ord(char):04X}.",
-                field=field,
-            )
+    hidden = hidden_character(text, allowed="\n\t")
+    if hidden:
+        raise InvalidInput(
+            f"A description cannot hold the control or invisible character {hidden}.",
+            field=field,
+        )
     if len(text) > MAX_DESCRIPTION_LENGTH:
         raise InvalidInput(
             f"A description has at most {MAX_DESCRIPTION_LENGTH} characters; "

@@ -5,7 +5,6 @@ training records, since the code is what ties a completion to a learner's record
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -14,6 +13,7 @@ from uuid import UUID
 from domain.codes import UseKind
 from domain.errors import CodeRequiresTrainingRecord, InvalidInput
 from domain.events import Aggregate, Event
+from domain.text import hidden_character
 
 MAX_TITLE_LENGTH = 200
 MAX_TEXT_LENGTH = 5000
@@ -44,17 +44,10 @@ class Status(StrEnum):
     LIVE = "LIVE"
 
 
-def _control_character(text: str, allowed: str) -> str | None:
-    for char in text:
-        if unicodedata.category(char) in ("Cc", "Cf", "Cs") and char not in allowed:
-            return f"U+{ord(char):04X}"
-    return None
-
-
 def check_title(title: str, field: str = "title") -> str:
     """Trim a title; it must be 1 to 200 characters, on one line, all visible."""
     text = title.strip()
-    hidden = _control_character(text, allowed="")
+    hidden = hidden_character(text, allowed="")
     if hidden:
         raise InvalidInput(
             f"A title cannot hold the control or invisible character {hidden}.",
@@ -74,7 +67,7 @@ def check_title(title: str, field: str = "title") -> str:
 def check_text(text: str, field: str) -> str:
     """Trim free text (descriptions, prerequisites) and bound its length."""
     value = text.strip()
-    hidden = _control_character(value, allowed="\n\t")
+    hidden = hidden_character(value, allowed="\n\t")
     if hidden:
         raise InvalidInput(
             f"This text cannot hold the control or invisible character {hidden}.",

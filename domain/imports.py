@@ -114,14 +114,19 @@ class ParsedFile:
     blank_rows: list[int] = field(default_factory=list)
 
 
+def _looks_like_formula(cell: str) -> bool:
+    # Apostrophes first count too: "'=x" must survive the round trip as well.
+    return cell.lstrip("'").startswith(FORMULA_STARTS)
+
+
 def neutralise(cell: str) -> str:
     """A cell as written to a CSV file: never something a spreadsheet would run."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+    return "'" + cell if _looks_like_formula(cell) else cell
 
 
 def unneutralise(cell: str) -> str:
     """Undo ``neutralise``, so a re-imported export does not pile up quote marks."""
-    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
+    if cell.startswith("'") and _looks_like_formula(cell):
         return cell[1:]
     return cell
 
@@ -148,6 +153,8 @@ def read_file(
         raise ImportRefused("The file is empty; it needs the headings row at least.")
     columns = _columns(headings[1], parsed)
 
+    unnamed = [i for i, name in enumerate(headings[1]) if not name.strip()]
+    ids: dict[str, list[int]] = {}
     for number, cells in records:
         if not any(cell.strip() for cell in cells):
             parsed.blank_rows.append(number)
@@ -163,15 +170,40 @@ def read_file(
                 )
             )
             continue
-        values = {name: unneutralise(cells[index]) for name, index in columns.items()}
+        for index in unnamed:
+            if cells[index].strip():
+                parsed.problems.append(
+                    Problem(
+                        number,
+                        None,
+                        cells[index],
+                        f"Column {index + 1} has a value but no heading",
+                    )
+                )
+        # A line break inside a quoted cell reads as one, however it was written.
+        values = {
+            name: unneutralise(cells[index].replace("\r\n", "\n"))
+            for name, index in columns.items()
+        }
+        ids.setdefault(_id_key(values[RECORD_ID]), []).append(number)
         row = _row(number, values, today, parsed.problems)
         if row is not None:
             parsed.rows.append(row)
         if progress is not None:
             progress(number)
 
-    _refuse_repeated_ids(parsed)
+    _refuse_repeated_ids(parsed, ids)
     return parsed
+
+
+def _id_key(cell: str) -> str:
+    text = cell.strip()
+    if text in ("", "0"):
+        return ""
+    try:
+        return str(UUID(text))
+    except ValueError:
+        return text
 
 
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
@@ -196,6 +228,9 @@ def _columns(headings: list[str], parsed: ParsedFile) -> dict[str, int]:
 
     for index, raw in enumerate(headings):
         key = raw.strip().removeprefix("\ufeff").strip().lower()
+        if not key:
+            # Spreadsheets add unnamed columns; their cells must stay empty.
+            continue
         if key in ignored:
             parsed.ignored_columns.append(ignored[key])
             continue
@@ -334,27 +369,26 @@ def _delete(value: str) -> bool:
     return text == "T"
 
 
-def _refuse_repeated_ids(parsed: ParsedFile) -> None:
-    # Two rows naming one record cannot both be right, so neither is applied.
-    seen: dict[str, list[Row]] = {}
-    for row in parsed.rows:
-        if row.record_id is not None:
-            seen.setdefault(row.record_id, []).append(row)
-    repeated = [rows for rows in seen.values() if len(rows) > 1]
-    for rows in repeated:
-        numbers = ", ".join(str(row.number) for row in rows)
-        for row in rows:
+def _refuse_repeated_ids(parsed: ParsedFile, ids: dict[str, list[int]]) -> None:
+    # Two rows naming one record cannot both be right, so neither is applied,
+    # whatever else is wrong with either of them.
+    repeated: set[int] = set()
+    for record_id, numbers in ids.items():
+        if not record_id or len(numbers) < 2:
+            continue
+        listed = ", ".join(str(number) for number in numbers)
+        for number in numbers:
             parsed.problems.append(
                 Problem(
-                    row.number,
+                    number,
                     RECORD_ID,
-                    row.record_id or "",
-                    f"The same Record Id is on rows {numbers}",
+                    record_id,
+                    f"The same Record Id is on rows {listed}",
                 )
             )
+        repeated.update(numbers)
     if repeated:
-        dropped = {id(row) for rows in repeated for row in rows}
-        parsed.rows = [row for row in parsed.rows if id(row) not in dropped]
+        parsed.rows = [row for row in parsed.rows if row.number not in repeated]
 
 
 class Action(StrEnum):

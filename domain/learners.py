@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.errors import InvalidInput
 from domain.events import Aggregate, Event
+from domain.text import hidden_character
 
 _LEARNER_NAMESPACE = uuid5(NAMESPACE_URL, "qualify:learner")
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
@@ -62,6 +63,15 @@ class TrainingRecord:
         }
 
 
+def latest_completion_date() -> date:
+    """The newest date a completion can have: today somewhere on Earth.
+
+    The newest calendar date anywhere is UTC+14's; a completion dated "today" by a
+    learner in Kiribati is not in the future.
+    """
+    return (datetime.now(UTC) + timedelta(hours=14)).date()
+
+
 def learner_id(username: str) -> UUID:
     """A learner's id follows from the username, so registering twice collides."""
     return uuid5(_LEARNER_NAMESPACE, username)
@@ -84,7 +94,7 @@ def normalise_username(raw: str, field: str = "username") -> str:
 def check_email(raw: str) -> str:
     """A plausible e-mail address: something@domain.tld."""
     text = raw.strip()
-    if len(text) > 254 or not _EMAIL.fullmatch(text):
+    if len(text) > 254 or not _EMAIL.fullmatch(text) or hidden_character(text):
         raise InvalidInput(f"{raw!r} is not an e-mail address.", field="email")
     return text
 
@@ -92,6 +102,12 @@ def check_email(raw: str) -> str:
 def check_person_name(raw: str, field: str) -> str:
     """First and last names: trimmed, 1 to 100 characters."""
     text = raw.strip()
+    hidden = hidden_character(text)
+    if hidden:
+        raise InvalidInput(
+            f"A name cannot hold the control or invisible character {hidden}.",
+            field=field,
+        )
     if not text or len(text) > MAX_NAME_LENGTH:
         raise InvalidInput(f"A name is 1 to {MAX_NAME_LENGTH} characters.", field=field)
     return text

@@ -86,7 +86,11 @@ class QualifyGraphQL(GraphQL[Context, None]):
             _log(request, 400, started, "bad body")
             return _error(400, "BAD_REQUEST", problem, request.state.correlation_id)
 
-        response = await super().run(request, context, root_value)
+        try:
+            response = await super().run(request, context, root_value)
+        finally:
+            # Closes an uploaded form's spooled files, which Strawberry leaves open.
+            await request.close()
         _log(request, response.status_code, started, _outcome(request))
         response.headers["X-Request-Id"] = request.state.correlation_id
         return response

@@ -21,7 +21,7 @@ from domain.content import ContentKind
 from domain.content import Status as DomainStatus
 from domain.errors import InvalidInput, QualifyError
 from domain.imports import ImportRefused, ImportRejected, read_file
-from domain.learners import normalise_username
+from domain.learners import latest_completion_date, normalise_username
 from graph.context import Info
 from graph.errors import UserError
 from graph.queries import read_code, read_content, read_path, read_progress, read_record
@@ -575,7 +575,7 @@ class Mutation:
         try:
             # Strawberry hands Starlette's UploadFile over as the Upload scalar.
             name, data = await _read_upload(cast(UploadFile, input.file), limit)
-            parsed = await to_thread.run_sync(read_file, data, date.today())
+            parsed = await to_thread.run_sync(read_file, data, latest_completion_date())
         except ImportRefused as error:
             context.user_errors.append(error.code)
             return ImportPayload(report=None, user_errors=[UserError.of(error)])
@@ -618,7 +618,10 @@ class Mutation:
 
 async def _read_upload(upload: UploadFile, limit: int) -> tuple[str, bytes]:
     # Read one byte past the limit: enough to know, never the whole of a huge file.
-    data = await upload.read(limit + 1)
+    try:
+        data = await upload.read(limit + 1)
+    finally:
+        await upload.close()
     if len(data) > limit:
         raise ImportRefused(
             f"The file is larger than the import limit of {limit} bytes.",

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeAlias
 
@@ -28,6 +28,7 @@ from domain.imports import (
     ImportReport,
     read_file,
 )
+from domain.learners import latest_completion_date
 from domain.principal import Principal, Role
 from graph.auth import DEFAULT_LIFETIME, issue_token
 from projections.verification import verify
@@ -313,7 +314,7 @@ def _import(args: argparse.Namespace) -> int:
             )
         data = path.read_bytes()
         progress = _Progress(data.count(b"\n"))
-        parsed = read_file(data, date.today(), progress.show)
+        parsed = read_file(data, latest_completion_date(), progress.show)
         progress.done()
     except OSError as error:
         _fail(f"cannot read {path}: {error.strerror}.")

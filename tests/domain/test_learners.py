@@ -352,3 +352,130 @@ def test_records_are_kept_per_learner(backend: Backend, seed: Seed) -> None:
 
     assert [r.code for r in records_of(backend, LEARNER)] == ["CLAESS"]
     assert [r.code for r in records_of(backend, OTHER_LEARNER)] == ["CLARODROP"]
+
+
+# A completion whose record was deleted
+
+
+def test_completing_again_on_the_date_of_a_deleted_record_is_already_exists(
+    backend: Backend, seed: Seed
+) -> None:
+    record_id = complete(backend, seed.course, DAY_1).value
+    assert record_id is not None
+    run(backend, c.DeleteRecord(record_id))
+    stored = backend.log.recorder.max_notification_id()
+
+    with pytest.raises(AlreadyExists) as refused:
+        complete(backend, seed.course, DAY_1)
+
+    assert (refused.value.code, refused.value.field) == (
+        "ALREADY_EXISTS",
+        "completionDate",
+    )
+    assert refused.value.message == (
+        "alice completed 'Claromentis Essentials' on 2023-07-20 already, and that "
+        "record was deleted; add a training record to restore it."
+    )
+    assert backend.log.recorder.max_notification_id() == stored
+    assert records_of(backend) == []
+    assert live_code(backend, "CLAESS").active_record_count == 0
+    found = activity(backend, seed.course)
+    assert (found.enrolments, found.completions, found.learners_completed) == (1, 1, 1)
+
+
+def test_after_a_deleted_record_a_completion_on_another_date_adds_a_record(
+    backend: Backend, seed: Seed
+) -> None:
+    gone = complete(backend, seed.course, DAY_1).value
+    assert gone is not None
+    run(backend, c.DeleteRecord(gone))
+
+    again = complete(backend, seed.course, DAY_2)
+
+    assert again.value is not None
+    assert again.value != gone
+    assert [r.completion_date for r in records_of(backend)] == [DAY_2.isoformat()]
+    assert activity(backend, seed.course).completions == 2
+
+
+def test_deleting_another_dates_record_leaves_a_repeat_completion_a_no_op(
+    backend: Backend, seed: Seed
+) -> None:
+    kept = complete(backend, seed.course, DAY_1).value
+    gone = complete(backend, seed.course, LATER).value
+    assert gone is not None
+    run(backend, c.DeleteRecord(gone))
+    stored = backend.log.recorder.max_notification_id()
+
+    again = complete(backend, seed.course, DAY_1)
+
+    assert (again.value, again.position) == (kept, None)
+    assert backend.log.recorder.max_notification_id() == stored
+    assert [r.record_id for r in records_of(backend)] == [kept]
+    assert activity(backend, seed.course).completions == 2
+
+
+def test_a_repeat_completion_while_its_record_exists_returns_it_storing_nothing(
+    backend: Backend, seed: Seed
+) -> None:
+    first = complete(backend, seed.course, DAY_1)
+    stored = backend.log.recorder.max_notification_id()
+
+    again = complete(backend, seed.course, DAY_1)
+
+    assert (again.value, again.position) == (first.value, None)
+    assert backend.log.recorder.max_notification_id() == stored
+    assert [r.record_id for r in records_of(backend)] == [first.value]
+
+
+# Record ids in another spelling
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [str.upper, lambda id: f"  {id}  ", lambda id: f"\t{id.upper()}\n"],
+    ids=["upper-case", "surrounding-spaces", "upper-case-and-whitespace"],
+)
+def test_a_record_id_in_another_spelling_deletes_that_record(
+    backend: Backend, seed: Seed, spell
+) -> None:
+    record_id = complete(backend, seed.course, DAY_1).value
+    assert record_id is not None
+    assert spell(record_id) != record_id
+
+    outcome = run(backend, c.DeleteRecord(spell(record_id)))
+
+    assert outcome.value == record_id
+    assert records_of(backend) == []
+    assert live_code(backend, "CLAESS").active_record_count == 0
+    with pytest.raises(NotFound) as again:
+        run(backend, c.DeleteRecord(record_id))
+    assert (again.value.code, again.value.field) == ("NOT_FOUND", "recordId")
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [str.upper, lambda id: f"  {id}  ", lambda id: f"\t{id.upper()}\n"],
+    ids=["upper-case", "surrounding-spaces", "upper-case-and-whitespace"],
+)
+def test_a_record_id_in_another_spelling_updates_that_record(
+    backend: Backend, seed: Seed, spell
+) -> None:
+    record_id = value(
+        backend, c.AddTrainingRecord(LEARNER, "First aid", DAY_1, code="CLARODROP")
+    )
+
+    outcome = run(
+        backend,
+        c.UpdateTrainingRecord(spell(record_id), title="First aid 2", code="CLAROTAT"),
+    )
+
+    assert outcome.value == record_id
+    [record] = records_of(backend)
+    assert (record.record_id, record.title, record.code) == (
+        record_id,
+        "First aid 2",
+        "CLAROTAT",
+    )
+    assert live_code(backend, "CLARODROP").active_record_count == 0
+    assert live_code(backend, "CLAROTAT").active_record_count == 1

@@ -580,3 +580,71 @@ def test_without_a_pass_mark_a_missing_zero_point_step_still_blocks_the_award(
     assert path_records(backend) == []
     run(backend, c.AddTrainingRecord(LEARNER, "Free", DAY_2, code="S1"))
     assert [r.code for r in path_records(backend)] == ["P1"]
+
+
+def test_a_pass_mark_of_0_is_refused(backend: Backend) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        run(
+            backend,
+            c.CreateLearningPath(
+                SEED_PATH, SEED_PATH_TITLE, steps=SEED_STEPS, pass_mark=0
+            ),
+        )
+
+    assert (refused.value.code, refused.value.field) == ("INVALID_INPUT", "passMark")
+    assert refused.value.message == (
+        "The pass mark must be from 1 to the steps' total of 40 points; got 0."
+    )
+    assert live_code_names(backend) == []
+
+
+def test_setting_steps_with_a_pass_mark_of_0_is_refused_and_keeps_the_old_one(
+    backend: Backend,
+) -> None:
+    load_seed(backend, pass_mark=30)
+
+    with pytest.raises(InvalidInput) as refused:
+        run(backend, c.SetPathSteps(SEED_PATH, SEED_STEPS, pass_mark=0))
+
+    assert (refused.value.code, refused.value.field) == ("INVALID_INPUT", "passMark")
+    assert path_row(backend).pass_mark == 30
+
+
+@pytest.mark.parametrize("pass_mark", [1, 40])
+def test_a_pass_mark_from_1_to_the_total_points_is_kept(
+    backend: Backend, pass_mark: int
+) -> None:
+    load_seed(backend, pass_mark=pass_mark)
+
+    assert path_row(backend).pass_mark == pass_mark
+
+
+def test_a_path_of_zero_point_steps_takes_no_pass_mark(backend: Backend) -> None:
+    steps = (c.StepInput("S1", "Read", 0), c.StepInput("S2", "Watch", 0))
+
+    with pytest.raises(InvalidInput) as refused:
+        run(backend, c.CreateLearningPath("P1", "Path", steps=steps, pass_mark=1))
+
+    assert (refused.value.code, refused.value.field) == ("INVALID_INPUT", "passMark")
+    assert refused.value.message == (
+        "The pass mark must be from 1 to the steps' total of 0 points; got 1."
+    )
+
+
+def test_a_path_of_zero_point_steps_is_awarded_only_when_every_step_is_held(
+    backend: Backend,
+) -> None:
+    steps = (c.StepInput("S1", "Read", 0), c.StepInput("S2", "Watch", 0))
+    run(backend, c.CreateLearningPath("P1", "Path", steps=steps))
+    register(backend, LEARNER)
+
+    join(backend, path="P1")
+    assert path_records(backend) == []
+    run(backend, c.AddTrainingRecord(LEARNER, "Read", DAY_1, code="S1"))
+    assert path_records(backend) == []
+    run(backend, c.AddTrainingRecord(LEARNER, "Watch", DAY_2, code="S2"))
+
+    assert points(backend, "P1") == (0, 0, 100)
+    assert [(r.code, r.completion_date) for r in path_records(backend)] == [
+        ("P1", DAY_2.isoformat())
+    ]

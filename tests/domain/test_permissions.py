@@ -7,7 +7,7 @@ import pytest
 
 from domain import commands as c
 from domain.content import ContentKind
-from domain.errors import Forbidden
+from domain.errors import Forbidden, NotFound
 from domain.principal import Principal, Role
 from qualify.bootstrap import Backend
 from tests.support import (
@@ -132,3 +132,49 @@ def test_a_learner_may_enrol_themselves_but_not_someone_else(
     refused(backend, c.Enrol(seed.course, OTHER_LEARNER), learner(LEARNER))
 
     assert activity(backend, seed.course).enrolments == 1
+
+
+@pytest.mark.parametrize(
+    "username", [OTHER_LEARNER, "ghost"], ids=["registered", "unregistered"]
+)
+def test_a_learner_acting_for_another_username_is_forbidden_whether_or_not_it_exists(
+    backend: Backend, seed: Seed, username: str
+) -> None:
+    joined = refused(backend, c.JoinPath(SEED_PATH, username), learner(LEARNER))
+    enrolled = refused(backend, c.Enrol(seed.course, username), learner(LEARNER))
+
+    message = "The learner role may not manage everyone's training records."
+    assert (joined.message, joined.field) == (message, None)
+    assert (enrolled.message, enrolled.field) == (message, None)
+
+
+def test_rights_are_checked_before_the_path_or_content_is_looked_up(
+    backend: Backend, seed: Seed
+) -> None:
+    refused(backend, c.JoinPath("NOPATH", "ghost"), learner(LEARNER))
+    refused(
+        backend, c.Enrol("00000000-0000-0000-0000-000000000000", "ghost"), learner()
+    )
+
+
+def test_a_learner_naming_themselves_in_another_case_acts_for_themselves(
+    backend: Backend, seed: Seed
+) -> None:
+    run(backend, c.JoinPath(SEED_PATH, " Alice "), learner(LEARNER))
+    run(backend, c.Enrol(seed.course, "ALICE"), learner(LEARNER))
+
+    assert participant(backend) is not None
+    assert activity(backend, seed.course).enrolments == 1
+
+
+def test_a_manager_is_told_that_a_username_is_not_registered(
+    backend: Backend, seed: Seed
+) -> None:
+    with pytest.raises(NotFound) as joined:
+        run(backend, c.JoinPath(SEED_PATH, "ghost"), MANAGER)
+    with pytest.raises(NotFound) as enrolled:
+        run(backend, c.Enrol(seed.course, "ghost"), MANAGER)
+
+    for error in (joined.value, enrolled.value):
+        assert (error.code, error.field) == ("NOT_FOUND", "username")
+        assert error.message == "No user is registered as ghost."

@@ -1,0 +1,17 @@
+"""What free text may hold: anything a person can see, and nothing that hides."""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Control, format (zero-width, direction overrides), lone surrogates, and the
+# line and paragraph separators that split a one-line field in two.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def hidden_character(text: str, allowed: str = "") -> str | None:
+    """The first invisible or control character in ``text`` (as U+XXXX), if any."""
+    for char in text:
+        if unicodedata.category(char) in _HIDDEN and char not in allowed:
+            return f"U+{ord(char):04X}"
+    return None
