@@ -18,18 +18,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from domain.codes import normalise_code
-from domain.errors import InvalidInput, NotFound, QualifyError
+from domain.errors import InvalidInput, QualifyError
 from domain.imports import (
     EXPORT_HEADINGS,
     IMPORT_HEADINGS,
     RECORD_TYPE_LABELS,
     neutralise,
 )
-from domain.learners import RecordType, normalise_username
-from domain.principal import Principal, Right
+from domain.learners import RecordType
+from domain.principal import Principal
 from graph.auth import principal_from_header
-from projections import code_usage, learners
+from graph.scope import code_name, record_keys, whose_records
 from projections.training_records import ExportFilter, ExportRow, export_page
 from qualify.bootstrap import Backend
 
@@ -97,27 +96,10 @@ def _filter(backend: Backend, principal: Principal, request: Request) -> ExportF
             f"Unknown filter {sorted(unknown)[0]!r}; use username, code, from, to.",
             field=sorted(unknown)[0],
         )
-    username = normalise_username(params["username"]) if "username" in params else None
-    if username is None and not principal.can(Right.VIEW_ALL_RECORDS):
-        username = principal.username
-    if username is not None:
-        principal.require_self_or(username, Right.VIEW_ALL_RECORDS)
-    code = normalise_code(params["code"]) if "code" in params else None
-
+    username = whose_records(principal, params.get("username"))
+    code = code_name(params.get("code"))
     with backend.store.reading() as db:
-        learner_id = code_id = None
-        if username is not None:
-            learner = learners.learner_by_username(db, username)
-            if learner is None:
-                raise NotFound(
-                    f"No user is registered as {username}.", field="username"
-                )
-            learner_id = learner.learner_id
-        if code is not None:
-            row = code_usage.live_code(db, code)
-            if row is None:
-                raise NotFound(f"There is no qualification code {code}.", field="code")
-            code_id = row.code_id
+        learner_id, code_id = record_keys(db, username, code)
     return ExportFilter(
         learner_id=learner_id,
         code_id=code_id,

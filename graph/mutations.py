@@ -115,35 +115,29 @@ class SessionInput:
 
 
 @strawberry.input
-class CreateCourseInput:
+class _ContentInput:
+    """The fields every kind of content shares; each kind adds its own."""
+
     title: str
     description: str = ""
     recorded_in_training_record: bool = True
     code: str | None = None
     prerequisite: str = ""
     status: Status = DomainStatus.LIVE  # type: ignore[valid-type]
+
+
+@strawberry.input
+class CreateCourseInput(_ContentInput):
     modules: list[ModuleInput] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
-class CreateQuizInput:
-    title: str
+class CreateQuizInput(_ContentInput):
     pass_mark: int = strawberry.field(description="Percent needed to pass, 0-100.")
-    description: str = ""
-    recorded_in_training_record: bool = True
-    code: str | None = None
-    prerequisite: str = ""
-    status: Status = DomainStatus.LIVE  # type: ignore[valid-type]
 
 
 @strawberry.input
-class CreateTrainingEventInput:
-    title: str
-    description: str = ""
-    recorded_in_training_record: bool = True
-    code: str | None = None
-    prerequisite: str = ""
-    status: Status = DomainStatus.LIVE  # type: ignore[valid-type]
+class CreateTrainingEventInput(_ContentInput):
     sessions: list[SessionInput] = strawberry.field(default_factory=list)
 
 

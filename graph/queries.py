@@ -18,6 +18,7 @@ from domain.learners import normalise_username
 from domain.principal import Principal, Right
 from graph.context import Info
 from graph.exports import export_url
+from graph.scope import code_name, record_keys, whose_records
 from graph.types import (
     CodeUse,
     Connection,
@@ -182,29 +183,11 @@ class Query:
     ) -> Connection[TrainingRecord]:
         check_page_size(first)
         principal = info.context.principal
-        user = normalise_username(username) if username else None
-        if user is None and not principal.can(Right.VIEW_ALL_RECORDS):
-            user = principal.username
-        if user is not None:
-            _require_self_or_all(principal, user)
-        name = normalise_code(code) if code else None
+        user = whose_records(principal, username)
+        name = code_name(code)
 
         def query(db: Db) -> Connection[TrainingRecord]:
-            learner_id = code_id = None
-            if user is not None:
-                learner = learners.learner_by_username(db, user)
-                if learner is None:
-                    raise NotFound(
-                        f"No user is registered as {user}.", field="username"
-                    )
-                learner_id = learner.learner_id
-            if name is not None:
-                row = code_usage.live_code(db, name)
-                if row is None:
-                    raise NotFound(
-                        f"There is no qualification code {name}.", field="code"
-                    )
-                code_id = row.code_id
+            learner_id, code_id = record_keys(db, user, name)
             page = records.record_page(db, learner_id, code_id, first, after)
             return connection(page, [TrainingRecord.of(r) for r in page.items])
 
