@@ -10,6 +10,7 @@ from typing import Any
 from uuid import uuid4
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -205,7 +206,9 @@ def _log(request: Request, status: int, started: float, outcome: str) -> None:
 async def health(request: Request) -> Response:
     """Liveness, and how far the read models have followed the log."""
     backend: Backend = request.app.state.backend
-    return JSONResponse({"status": "ok", "position": backend.follower.position})
+    # Read from the store: on PostgreSQL the workers, not this server, advance it.
+    position = await run_in_threadpool(backend.follower.stored_position)
+    return JSONResponse({"status": "ok", "position": position})
 
 
 def create_app(backend: Backend) -> Starlette:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from uuid import UUID
@@ -22,6 +23,7 @@ from qualify.config import PostgresLocation, Settings, store_location
 
 # How long a server waits for projection workers before answering anyway.
 READ_TIMEOUT_SECONDS = 10.0
+_logger = logging.getLogger(__name__)
 AGGREGATE_CACHE_SIZE = 5000
 
 
@@ -80,11 +82,17 @@ class Backend:
         outcome = self.write_model.execute(
             command, principal, correlation_id, idempotency_key
         )
+        target = outcome.position
         if outcome.replayed:
             # The first run may have ended before the read models caught up.
-            self.reach(self.log.recorder.max_notification_id() or 0)
-        elif outcome.position is not None:
-            self.reach(outcome.position)
+            target = self.log.recorder.max_notification_id() or 0
+        if target is not None and not self.reach(target):
+            _logger.warning(
+                "the read models did not reach position %d within %.0f s; "
+                "is a projection worker running?",
+                target,
+                self.read_timeout,
+            )
         return outcome
 
     def reach(self, position: int) -> bool:
