@@ -9,6 +9,11 @@ Each function is named for the figure it stands beside in the table:
 - ``notification_read_rate``: reading the log in pages straight from the
   recorder and decoding each notification into a domain event, which is the
   part of a projection worker's work that is not applying events.
+- ``sqlite_executemany_rate``: an import's rows, shaped like the read model's
+  training records, inserted by one ``executemany`` and one commit into a fresh
+  WAL file.
+- ``export_read_rate``: the export's SELECT (same columns, same joins, same
+  order) over the read-model tables in one statement, iterated in Python.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +29,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from bench.data import TrainingRow
 from bench.stats import summary_ms
 from domain.application import EventLog
+from domain.learners import learner_id
 
 _SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
@@ -168,4 +176,96 @@ def notification_read_rate(log: EventLog, page: int, until: int) -> dict[str, An
         "seconds": round(took, 3),
         "rate": events / took if took > 0 else 0.0,
         "select_seconds": round(read_seconds, 3),
+    }
+
+
+def sqlite_executemany_rate(
+    path: Path, rows: Sequence[TrainingRow], settings: SQLiteSettings
+) -> dict[str, Any]:
+    """``rows`` as training records: one ``executemany`` and one commit, timed.
+
+    The tuples are built before the clock starts; the table has the read model's
+    columns and primary key but not its two secondary indexes.
+    """
+    code_ids = {
+        code: str(uuid.uuid5(uuid.NAMESPACE_URL, code))
+        for code in {row.code for row in rows}
+    }
+    recorded_at = "2025-01-01T00:00:00+00:00"
+    values = [
+        (
+            str(uuid.uuid4()),
+            str(learner_id(row.username)),
+            "TRAINING_RECORD",
+            None,
+            row.title,
+            row.provider,
+            row.day.isoformat(),
+            row.other_information,
+            code_ids[row.code],
+            recorded_at,
+        )
+        for row in rows
+    ]
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute(f"PRAGMA journal_mode={settings.journal_mode}")
+        connection.execute(f"PRAGMA synchronous={settings.synchronous}")
+        connection.execute(
+            "CREATE TABLE raw_records (record_id TEXT PRIMARY KEY, learner_id TEXT "
+            "NOT NULL, record_type TEXT NOT NULL, object_id TEXT, title TEXT NOT "
+            "NULL, training_provider TEXT NOT NULL, completion_date TEXT NOT NULL, "
+            "other_information TEXT NOT NULL, code_id TEXT, recorded_at TEXT NOT NULL)"
+        )
+        started = time.perf_counter()
+        connection.execute("BEGIN")
+        connection.executemany(
+            "INSERT INTO raw_records VALUES (?,?,?,?,?,?,?,?,?,?)", values
+        )
+        connection.execute("COMMIT")
+        took = time.perf_counter() - started
+    finally:
+        connection.close()
+    width = sum(len(str(v)) for v in values[0] if v is not None) if values else 0
+    return {
+        "rows": len(values),
+        "seconds": round(took, 3),
+        "rate": len(values) / took if took > 0 else 0.0,
+        "characters_per_row": width,
+        "settings": {
+            "journal_mode": settings.journal_mode,
+            "synchronous": settings.synchronous,
+        },
+    }
+
+
+EXPORT_SELECT = (
+    "SELECT r.record_id, r.learner_id, l.username, l.email, l.first_name, "
+    "l.last_name, r.record_type, r.object_id, r.title, r.training_provider, "
+    "r.completion_date, r.other_information, c.code FROM training_records r "
+    "JOIN learners l ON l.learner_id = r.learner_id "
+    "LEFT JOIN codes c ON c.code_id = r.code_id "
+    "ORDER BY r.learner_id, r.completion_date, r.record_id"
+)
+
+
+def export_read_rate(path: Path) -> dict[str, Any]:
+    """The export's rows read from the store's file by one SELECT, row by row.
+
+    The same columns, joins and order as the export's pages, but one statement
+    and plain tuples: what reading the rows costs before any CSV is written.
+    """
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        started = time.perf_counter()
+        rows = 0
+        for _ in connection.execute(EXPORT_SELECT):
+            rows += 1
+        took = time.perf_counter() - started
+    finally:
+        connection.close()
+    return {
+        "rows": rows,
+        "seconds": round(took, 3),
+        "rate": rows / took if took > 0 else 0.0,
     }

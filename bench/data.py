@@ -6,21 +6,26 @@ backend's ``handle``, or the write model's ``execute`` when projection workers
 catch up later), and ``random_completions`` draws distinct (learner, content, date)
 triples spread over two years. ``write_in_processes`` runs a long list of commands
 from several processes at once, each owning a disjoint slice of the learners.
+``training_rows`` draws distinct (learner, code, date) training records and
+``write_import_file`` writes them as a CSV file for ``qualify import``.
 """
 
 from __future__ import annotations
 
+import csv
 import multiprocessing
 import queue
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 from domain import commands as c
 from domain.application import Outcome
 from domain.content import ContentKind
+from domain.imports import IMPORT_HEADINGS
 from domain.principal import SYSTEM
 from qualify.bootstrap import Backend, build
 from qualify.config import Settings
@@ -224,6 +229,79 @@ def _value(execute: Execute, command: c.Command) -> str:
     if value is None:
         raise RuntimeError(f"{command!r} produced no value")
     return value
+
+
+# Import files
+
+PROVIDERS = ("Bench Training Ltd", "Northwind Safety Academy", "Contoso Learning")
+OTHER_INFORMATION = "Certificate checked by the line manager"
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingRow:
+    """One row of an import file: a new training record for a learner."""
+
+    username: str
+    code: str
+    day: date
+    title: str
+    provider: str
+    other_information: str
+
+    def cells(self) -> list[str]:
+        """The row's cells under ``IMPORT_HEADINGS``: no Record Id, so it is new."""
+        return [
+            "",
+            self.username,
+            "Training Record",
+            "0",
+            self.title,
+            self.provider,
+            self.day.isoformat(),
+            self.other_information,
+            self.code,
+            "",
+        ]
+
+
+def training_rows(
+    usernames: Sequence[str], codes: Sequence[str], count: int, seed: int = SEED
+) -> list[TrainingRow]:
+    """``count`` new records with distinct (learner, code, date), drawn uniformly.
+
+    Distinct triples mean no row duplicates another or an earlier import's row,
+    so every row of every file is created.
+    """
+    limit = len(usernames) * len(codes) * DAYS
+    if count > limit:
+        raise ValueError(f"only {limit} distinct training records exist, not {count}")
+    rng = random.Random(seed)
+    days = [FIRST_DAY + timedelta(days=day) for day in range(DAYS)]
+    titles = [f"External training for {code}" for code in codes]
+    rows = []
+    for key in rng.sample(range(limit), count):
+        pair, day = divmod(key, DAYS)
+        learner, code = divmod(pair, len(codes))
+        rows.append(
+            TrainingRow(
+                username=usernames[learner],
+                code=codes[code],
+                day=days[day],
+                title=titles[code],
+                provider=PROVIDERS[pair % len(PROVIDERS)],
+                other_information=OTHER_INFORMATION if key % 10 == 0 else "",
+            )
+        )
+    return rows
+
+
+def write_import_file(path: Path, rows: Iterable[TrainingRow]) -> int:
+    """Write an import file as a spreadsheet saves it (CRLF); its size in bytes."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(IMPORT_HEADINGS)
+        writer.writerows(row.cells() for row in rows)
+    return path.stat().st_size
 
 
 # Many processes

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -55,6 +57,10 @@ class Scale:
     warmup_seconds: float
     baseline_seconds: float
     catch_up_events: int
+    import_rows: int
+    import_learners: int
+    export_records: int
+    export_learners: int
     writer_processes: int = 2
     concurrency: int = 32
 
@@ -66,6 +72,10 @@ SCALES = {
         warmup_seconds=2,
         baseline_seconds=4,
         catch_up_events=20_000,
+        import_rows=20_000,
+        import_learners=500,
+        export_records=50_000,
+        export_learners=1_000,
     ),
     "default": Scale(
         "default",
@@ -73,6 +83,10 @@ SCALES = {
         warmup_seconds=5,
         baseline_seconds=10,
         catch_up_events=100_000,
+        import_rows=100_000,
+        import_learners=2_000,
+        export_records=1_000_000,
+        export_learners=10_000,
     ),
 }
 
@@ -232,6 +246,7 @@ def server(database_url: str, logs: Path) -> Iterator[Process]:
     args = ["serve", "--host", LOOPBACK, "--port", str(port)]
     with product_process("server", args, database_url, logs) as process:
         base = f"http://{LOOPBACK}:{port}"
+        process.extra["base"] = base
         process.extra["url"] = f"{base}/graphql"
         _wait_healthy(process, f"{base}/health")
         yield process
@@ -284,6 +299,103 @@ def _wait_healthy(process: Process, url: str) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"the server was not healthy in time:\n{process.tail()}")
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A ``qualify`` command run to its end, timed from outside."""
+
+    name: str
+    status: int
+    seconds: float
+    """From just before the process was started to the moment it was reaped."""
+    cpu_seconds: float
+    """User plus system time of the process."""
+    max_rss_mb: float
+    stdout: str
+    stderr: list[tuple[float, str]]
+    """Each piece of standard error (split at CR and LF) and when it arrived, in
+    seconds since the start: a progress bar redrawn with CR is seen as it goes."""
+
+    def first(self, text: str) -> float | None:
+        """When a piece of standard error holding ``text`` first arrived."""
+        return next((at for at, piece in self.stderr if text in piece), None)
+
+    def tail(self, lines: int = 30) -> str:
+        """The last pieces of standard error, for error messages."""
+        return "\n".join(piece for _, piece in self.stderr[-lines:])
+
+
+def run_product(
+    name: str,
+    args: Sequence[str],
+    database_url: str,
+    logs: Path,
+    timeout: float = 1800.0,
+) -> Finished:
+    """Run ``qualify ARGS`` to its end, as a user would, and time it from outside.
+
+    Standard output and error are kept in ``logs/<name>.out`` and ``.err``; the
+    process is killed if it outlives ``timeout`` or the caller is interrupted.
+    """
+    out_path, err_path = logs / f"{name}.out", logs / f"{name}.err"
+    pieces: list[tuple[float, str]] = []
+    reaped = threading.Event()
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        started = time.perf_counter()
+        popen = subprocess.Popen(
+            [_qualify_command(), *args],
+            cwd=ROOT,
+            env=product_env(database_url),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.PIPE,
+        )
+
+        stream = popen.stderr
+        assert stream is not None
+
+        def read_stderr() -> None:
+            pending = b""
+            for chunk in iter(lambda: stream.read1(65536), b""):
+                at = time.perf_counter() - started
+                err.write(chunk)
+                *whole, pending = re.split(rb"[\r\n]", pending + chunk)
+                pieces.extend((at, p.decode(errors="replace")) for p in whole if p)
+            if pending:
+                pieces.append((time.perf_counter() - started, pending.decode()))
+
+        def kill_if_running() -> None:
+            if not reaped.is_set():
+                progress(f"{name} (pid {popen.pid}) ran over {timeout:g} s; killing it")
+                popen.kill()
+
+        reader = threading.Thread(target=read_stderr, daemon=True)
+        reader.start()
+        killer = threading.Timer(timeout, kill_if_running)
+        killer.start()
+        try:
+            # wait4 rather than wait: the process's own CPU time and peak memory.
+            _, status, usage = os.wait4(popen.pid, 0)
+            seconds = time.perf_counter() - started
+            reaped.set()
+            popen.returncode = os.waitstatus_to_exitcode(status)
+        finally:
+            killer.cancel()
+            if not reaped.is_set():
+                popen.kill()
+                popen.wait()
+            reader.join(timeout=STOP_TIMEOUT_SECONDS)
+            stream.close()
+    return Finished(
+        name=name,
+        status=popen.returncode,
+        seconds=seconds,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        max_rss_mb=usage.ru_maxrss / 1024,
+        stdout=out_path.read_text(errors="replace"),
+        stderr=pieces,
+    )
 
 
 # Load
@@ -385,6 +497,64 @@ def cpu_use(before: CpuSample, after: CpuSample) -> dict[str, float]:
     for name, seconds in after.processes.items():
         use[f"{name}_cores"] = round((seconds - before.processes[name]) / wall, 2)
     return use
+
+
+# Memory
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """A process's resident set now (VmRSS) and at its peak (VmHWM), in kB."""
+    found: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = int(value.split()[0])
+    return found
+
+
+def reset_peak(pid: int) -> bool:
+    """Start a process's VmHWM afresh from its VmRSS; False where Linux refuses."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        return False
+    return True
+
+
+class RssSampler:
+    """VmRSS of one process, read every ``interval`` seconds while the block runs.
+
+    A cross-check on VmHWM, and the only peak there is where ``reset_peak``
+    fails: a peak between two samples is missed.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.01) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak_kb = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                rss = memory_kb(self.pid).get("VmRSS", 0)
+            except OSError:
+                return
+            self.peak_kb = max(self.peak_kb, rss)
+            self.samples += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def postgres_activity(database_url: str) -> dict[str, int]:

@@ -25,6 +25,9 @@ class Row:
     goal_ratio: float | None = None
     """The ratio ours/baseline must reach (or stay under); None when no goal is set."""
     higher_is_better: bool = True
+    goal_limit: float | None = None
+    """The figure ours must reach (or stay under) when the goal is absolute; with
+    ``goal_ratio`` as well, both must be met."""
     notes: dict[str, Any] = field(default_factory=dict)
     """Anything else worth keeping in the JSON: counts, errors, CPU use."""
 
@@ -38,17 +41,20 @@ class Row:
     @property
     def verdict(self) -> str:
         """``met``, ``MISSED`` or ``-`` when there is no goal to meet."""
-        ratio = self.ratio
-        if self.goal_ratio is None:
+        if self.goal_ratio is None and self.goal_limit is None:
             return "-"
-        if ratio is None:
-            return "MISSED"
-        met = (
-            ratio >= self.goal_ratio
-            if self.higher_is_better
-            else (ratio <= self.goal_ratio)
-        )
+        met = True
+        if self.goal_ratio is not None:
+            ratio = self.ratio
+            met = ratio is not None and self._meets(ratio, self.goal_ratio)
+        if self.goal_limit is not None:
+            met = met and self._meets(self.ours, self.goal_limit)
         return "met" if met else "MISSED"
+
+    def _meets(self, value: float, goal: float) -> bool:
+        if math.isnan(value):
+            return False
+        return value >= goal if self.higher_is_better else value <= goal
 
     def as_json(self) -> dict[str, Any]:
         """The row with its derived ratio and verdict, for the JSON file."""
