@@ -398,6 +398,38 @@ def run_product(
     )
 
 
+def import_records(path: Path, url: str, logs: Path, rows: int) -> Finished:
+    """``qualify import PATH`` to its end; anything but ``rows`` created fails."""
+    finished = run_product(f"import-{path.stem}", ["import", str(path)], url, logs)
+    if finished.status != 0:
+        raise RuntimeError(
+            f"qualify import exited with {finished.status}:\n{finished.tail()}"
+        )
+    created = re.search(r"changed: (\d+) created", finished.stdout)
+    if created is None or int(created.group(1)) != rows:
+        raise RuntimeError(f"the import did not create {rows} rows:\n{finished.stdout}")
+    return finished
+
+
+def import_phases(finished: Finished) -> dict[str, float]:
+    """Where the import's time went, by the moments its progress lines appeared.
+
+    ``start``: the interpreter, the imports, reading the file's bytes, up to the
+    first progress bar; ``read``: parsing and checking every cell, and opening
+    the store; ``apply``: checking the rows against the store, saving the events
+    in one transaction and projecting them, then the report.
+    """
+    reading = finished.first("reading [")
+    applying = finished.first("applying ")
+    if reading is None or applying is None:
+        return {}
+    return {
+        "start": round(reading, 3),
+        "read": round(applying - reading, 3),
+        "apply": round(finished.seconds - applying, 3),
+    }
+
+
 # Load
 
 
@@ -526,8 +558,9 @@ def reset_peak(pid: int) -> bool:
 class RssSampler:
     """VmRSS of one process, read every ``interval`` seconds while the block runs.
 
-    A cross-check on VmHWM, and the only peak there is where ``reset_peak``
-    fails: a peak between two samples is missed.
+    Beside VmHWM, not instead of it: Linux raises VmHWM lazily (a sample can
+    exceed it), while a peak between two samples is missed. Where ``reset_peak``
+    fails the samples are the only peak there is.
     """
 
     def __init__(self, pid: int, interval: float = 0.01) -> None:

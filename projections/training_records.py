@@ -132,11 +132,9 @@ def record_page(
 
     if after is not None:
         completion_date, record_id = decode_cursor(after, "record", parts=2)
-        condition += (
-            " AND (r.completion_date < ? OR "
-            "(r.completion_date = ? AND r.record_id < ?))"
-        )
-        params += [completion_date, completion_date, record_id]
+        # A row value lets the index seek to the cursor instead of scanning to it.
+        condition += " AND (r.completion_date, r.record_id) < (?, ?)"
+        params += [completion_date, record_id]
     rows = db.execute(
         f"{_SELECT} WHERE {condition} "
         "ORDER BY r.completion_date DESC, r.record_id DESC LIMIT ?",
@@ -221,13 +219,10 @@ def export_page(
             where.append(condition)
             params.append(value)
     if after is not None:
-        # Keyset on the index's own order, so each page costs the same.
-        where.append(
-            "(r.learner_id > ? OR (r.learner_id = ? AND (r.completion_date > ? "
-            "OR (r.completion_date = ? AND r.record_id > ?))))"
-        )
-        learner, day, record = after
-        params += [learner, learner, day, day, record]
+        # Keyset on the index's own order, as a row value so the index seeks to
+        # the cursor: each page costs the same however deep into the export.
+        where.append("(r.learner_id, r.completion_date, r.record_id) > (?, ?, ?)")
+        params += list(after)
 
     rows = db.execute(
         "SELECT r.record_id, r.learner_id, l.username, l.email, l.first_name, "

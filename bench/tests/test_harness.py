@@ -6,14 +6,23 @@ Run with ``.venv/bin/pytest bench/tests``.
 from __future__ import annotations
 
 import json
+import os
+from datetime import date
 from pathlib import Path
 
 import httpx
 
 from bench import load
-from bench.data import Catalogue, spread_completions
+from bench.data import (
+    Catalogue,
+    spread_completions,
+    training_rows,
+    write_import_file,
+)
+from bench.harness import Finished, RssSampler, import_phases, memory_kb, reset_peak
 from bench.report import Row, render, write_json
 from bench.stats import percentile, summary_ms
+from domain.imports import read_file
 
 
 def _row(ours: float, baseline: float | None, **kwargs: object) -> Row:
@@ -27,6 +36,16 @@ def test_ratio_and_verdict() -> None:
     assert _row(30, 10, goal_ratio=2.0, higher_is_better=False).verdict == "MISSED"
     assert _row(1, None, goal_ratio=0.5).ratio is None
     assert _row(1, 0).ratio is None
+
+
+def test_an_absolute_goal_is_met_by_the_figure_itself() -> None:
+    assert _row(20_000, 300_000, goal_limit=20_000).verdict == "met"
+    assert _row(19_999, 1, goal_limit=20_000).verdict == "MISSED"
+    assert _row(5, 0, goal_limit=24, higher_is_better=False).verdict == "met"
+    assert _row(25, None, goal_limit=24, higher_is_better=False).verdict == "MISSED"
+    # With a ratio goal as well, both must hold.
+    assert _row(20_000, 100_000, goal_limit=1, goal_ratio=0.5).verdict == "MISSED"
+    assert _row(float("nan"), 1, goal_limit=1).verdict == "MISSED"
 
 
 def test_table_and_json(tmp_path: Path) -> None:
@@ -105,3 +124,53 @@ async def test_load_counts_every_body_once_without_cycle() -> None:
     assert result["failed"] == 1
     assert result["failures"] == {"error: no": 1}
     assert result["exhausted"] is True
+
+
+def test_training_rows_are_distinct_and_read_back_by_the_import(
+    tmp_path: Path,
+) -> None:
+    usernames, codes = ("ann", "bob", "cy"), ("Q00000", "Q00001")
+    rows = training_rows(usernames, codes, 500, seed=7)
+    assert rows == training_rows(usernames, codes, 500, seed=7)
+    assert len({(r.username, r.code, r.day) for r in rows}) == 500
+    assert {r.username for r in rows} == set(usernames)
+
+    path = tmp_path / "records.csv"
+    size = write_import_file(path, rows)
+    data = path.read_bytes()
+    assert size == len(data)
+    assert data.count(b"\r\n") == 501
+    parsed = read_file(data, date(2030, 1, 1))
+    assert parsed.problems == []
+    assert [(r.username, r.code, r.completion_date) for r in parsed.rows] == [
+        (r.username, r.code, r.day) for r in rows
+    ]
+
+
+def test_import_phases_follow_the_progress_lines() -> None:
+    finished = Finished(
+        "import",
+        0,
+        5.0,
+        4.0,
+        100.0,
+        "",
+        [
+            (0.1, "INFO x"),
+            (0.5, "reading [....] row 2"),
+            (0.9, "reading [##]"),
+            (2.0, "applying 10 rows..."),
+        ],
+    )
+    assert import_phases(finished) == {"start": 0.5, "read": 1.5, "apply": 3.0}
+    assert import_phases(Finished("import", 1, 1.0, 1.0, 1.0, "", [])) == {}
+
+
+def test_memory_of_this_process() -> None:
+    figures = memory_kb(os.getpid())
+    assert figures["VmHWM"] >= figures["VmRSS"] > 0
+    assert isinstance(reset_peak(os.getpid()), bool)
+    with RssSampler(os.getpid(), interval=0.001) as sampler:
+        sum(range(10_000))
+    assert sampler.samples >= 1
+    assert sampler.peak_kb > 0
