@@ -20,11 +20,11 @@ from projections.postgres import PostgresStore
 from projections.projection import Projection
 from projections.training_records import TrainingRecords, learner_of_record
 from qualify.config import PostgresLocation, Settings, store_location
+from qualify.event_store import TOPIC as RECORDER_TOPIC
 
 # How long a server waits for projection workers before answering anyway.
 READ_TIMEOUT_SECONDS = 10.0
 _logger = logging.getLogger(__name__)
-AGGREGATE_CACHE_SIZE = 5000
 
 
 def all_projections() -> list[Projection]:
@@ -150,6 +150,7 @@ def build(settings: Settings, *, follow: bool | None = None) -> Backend:
             "POSTGRES_SCHEMA": location.schema,
             "POSTGRES_POOL_SIZE": "4",
             "POSTGRES_MAX_OVERFLOW": "4",
+            "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
         }
     elif location.path == ":memory:":
         store = SQLiteStore(location.path)
@@ -162,9 +163,9 @@ def build(settings: Settings, *, follow: bool | None = None) -> Backend:
             "SQLITE_LOCK_TIMEOUT": "30",
         }
 
-    # Recent aggregates stay in memory and are brought up to date from the store
-    # on each use, so a command replays only the events it has not seen.
-    env["AGGREGATE_CACHE_MAXSIZE"] = str(AGGREGATE_CACHE_SIZE)
+    # No aggregate cache: the library copies a cached aggregate outside the lock
+    # that guards bringing it up to date, and under concurrent commands for one
+    # learner that copy was seen to fail ("dictionary changed size").
     try:
         with store.creating_tables():
             log = EventLog(env)
