@@ -65,7 +65,8 @@ RECORD_TYPE_LABELS = {
     RecordType.LEARNING_PATH: "Learning Path",
 }
 _TYPES_BY_LABEL = {label.lower(): kind for kind, label in RECORD_TYPE_LABELS.items()}
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_SLASHED = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", re.ASCII)
 # A spreadsheet runs a cell starting with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -345,10 +346,12 @@ def _object_id(value: str, record_type: RecordType) -> str | None:
 def _completion_date(value: str, today: date) -> date:
     text = value.strip()
     if not _DATE.fullmatch(text):
-        raise InvalidInput(
-            "The Completion Date must be written YYYY-MM-DD (03/04/2023 could be "
-            "March or April)"
-        )
+        if _SLASHED.fullmatch(text):
+            raise InvalidInput(
+                f"The Completion Date must be written YYYY-MM-DD: {text} could be "
+                "day/month or month/day"
+            )
+        raise InvalidInput("The Completion Date must be written YYYY-MM-DD")
     try:
         day = date.fromisoformat(text)
     except ValueError:
@@ -424,9 +427,18 @@ class ImportReport:
     blank_rows: list[int]
 
     @property
+    def changes(self) -> int:
+        """Rows that create, update or delete a record."""
+        return sum(
+            1
+            for row in self.rows
+            if row.action in (Action.CREATED, Action.UPDATED, Action.DELETED)
+        )
+
+    @property
     def applied(self) -> bool:
-        """Whether the file's changes were written (never half of them)."""
-        return not self.dry_run and not self.problems
+        """Whether anything was written (and then the whole file, never half)."""
+        return not self.dry_run and not self.problems and self.changes > 0
 
     def count(self, action: Action) -> int:
         """How many rows had ``action``."""

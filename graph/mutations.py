@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import strawberry
 from anyio import to_thread
@@ -567,8 +567,7 @@ class Mutation:
         context = info.context
         limit = context.backend.settings.import_max_bytes
         try:
-            # Strawberry hands Starlette's UploadFile over as the Upload scalar.
-            name, data = await _read_upload(cast(UploadFile, input.file), limit)
+            name, data = await _read_upload(input.file, limit)
             parsed = await to_thread.run_sync(read_file, data, latest_completion_date())
         except ImportRefused as error:
             context.user_errors.append(error.code)
@@ -610,7 +609,13 @@ class Mutation:
         )
 
 
-async def _read_upload(upload: UploadFile, limit: int) -> tuple[str, bytes]:
+async def _read_upload(upload: object, limit: int) -> tuple[str, bytes]:
+    if not isinstance(upload, UploadFile):
+        # A plain form field or a JSON string where the file should be.
+        raise ImportRefused(
+            "file must be an uploaded file (a multipart part with a filename).",
+            field="file",
+        )
     # Read one byte past the limit: enough to know, never the whole of a huge file.
     try:
         data = await upload.read(limit + 1)

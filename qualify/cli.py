@@ -305,6 +305,7 @@ def _add_import(commands: Subcommands) -> None:
 def _import(args: argparse.Namespace) -> int:
     settings = Settings.from_environment()
     path = Path(args.file)
+    progress = _Progress(0)
     try:
         size = path.stat().st_size
         if size > settings.import_max_bytes:
@@ -320,12 +321,14 @@ def _import(args: argparse.Namespace) -> int:
         _fail(f"cannot read {path}: {error.strerror}.")
         return USAGE_ERROR
     except ImportRefused as error:
+        progress.done()
         _fail(error.message)
         return USAGE_ERROR
 
     backend = build(settings)
     try:
-        print(f"applying {len(parsed.rows)} rows...", file=sys.stderr)
+        verb = "checking" if args.dry_run else "applying"
+        print(f"{verb} {len(parsed.rows)} rows...", file=sys.stderr)
         outcome = backend.handle(
             ImportTrainingRecords(path.name, parsed, dry_run=args.dry_run), CLI_USER
         )
@@ -351,6 +354,8 @@ def _print_report(report: ImportReport) -> None:
     verb = "would change" if report.dry_run else "changed"
     if report.problems:
         verb = "was refused; it would have changed"
+    elif not report.dry_run and not report.applied:
+        verb = "changed nothing"
     print(f"{report.file_name} {verb}: {counts}")
     if report.import_id:
         print(f"import id {report.import_id}, sha256 {report.checksum}")

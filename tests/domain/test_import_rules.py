@@ -59,8 +59,8 @@ from tests.support import (
 TODAY = date(2025, 1, 15)
 FILE = "records.csv"
 DATE_REASON = (
-    "The Completion Date must be written YYYY-MM-DD (03/04/2023 could be March or "
-    "April)"
+    "The Completion Date must be written YYYY-MM-DD: 03/04/2023 could be "
+    "day/month or month/day"
 )
 DELETE_REASON = "Delete? is empty to keep the row's record, or T to delete it"
 
@@ -897,3 +897,37 @@ def test_a_manager_may_import(backend: Backend, seed: Seed) -> None:
     )
 
     assert actions(report) == [(2, Action.CREATED)]
+
+
+def test_a_deleting_file_re_imports_unchanged_after_its_code_is_deleted(
+    backend: Backend, seed: Seed
+) -> None:
+    run(backend, c.CreateCode("CPR", "First aid"))
+    record_id = manual_record(backend, username=OTHER_LEARNER, code="CPR")
+    data = csv_file(
+        import_row(record_id=record_id, name=OTHER_LEARNER, code="CPR", delete="T")
+    )
+    do_import(backend, data)
+    run(backend, c.DeleteCode("CPR"))
+    head = backend.log.recorder.max_notification_id()
+
+    again = do_import(backend, data)
+
+    assert [(row.action, row.record_id) for row in again.rows] == [
+        (Action.UNCHANGED, record_id)
+    ]
+    assert again.applied is False
+    assert backend.log.recorder.max_notification_id() == head
+
+
+def test_a_file_that_changes_nothing_is_not_applied(
+    backend: Backend, seed: Seed
+) -> None:
+    data = csv_file(import_row(code="CLAESS"))
+    first = do_import(backend, data)
+
+    second = do_import(backend, data)
+
+    assert first.applied is True
+    assert second.applied is False
+    assert [row.action for row in second.rows] == [Action.DUPLICATE]

@@ -24,8 +24,8 @@ from tests.support import LEARNER, SEED_PATH, load_seed, records_of
 LIMIT = 2000
 REQUEST_ID = "0b9c1f5e-7d3a-4e2b-9c8d-1a2b3c4d5e6f"
 DATE_REASON = (
-    "The Completion Date must be written YYYY-MM-DD (03/04/2023 could be March or "
-    "April)"
+    "The Completion Date must be written YYYY-MM-DD: 03/04/2023 could be "
+    "day/month or month/day"
 )
 
 
@@ -486,3 +486,21 @@ async def test_an_uploaded_file_is_closed_once_the_import_is_answered(
     assert [
         str(w.message) for w in caught if issubclass(w.category, ResourceWarning)
     ] == []
+
+
+async def test_a_string_where_the_file_should_be_is_refused_not_a_server_error(
+    client: GraphQLClient,
+) -> None:
+    body = {"query": IMPORT_QUERY, "variables": {"input": {"file": "not a file"}}}
+
+    response = await client.http.post(
+        f"{client.server.url}/graphql",
+        json=body,
+        headers={"Authorization": f"Bearer {client.token}"},
+    )
+
+    data = response.json()["data"]["importTrainingRecords"]
+    assert data["report"] is None
+    assert [(e["code"], e["field"]) for e in data["userErrors"]] == [
+        ("IMPORT_REFUSED", "file")
+    ]

@@ -19,8 +19,8 @@ from tests.support import LEARNER, OTHER_LEARNER, load_seed, records_of
 
 COUNTS = "{} created, {} updated, {} deleted, {} unchanged, {} duplicate"
 DATE_REASON = (
-    "The Completion Date must be written YYYY-MM-DD (03/04/2023 could be March or "
-    "April)"
+    "The Completion Date must be written YYYY-MM-DD: 03/04/2023 could be "
+    "day/month or month/day"
 )
 
 
@@ -144,7 +144,7 @@ def test_importing_the_same_file_twice_changes_nothing_the_second_time(
 
     assert status == 0
     assert capsys.readouterr().out == (
-        f"records.csv changed: {COUNTS.format(0, 0, 0, 0, 2)}\n"
+        f"records.csv changed nothing: {COUNTS.format(0, 0, 0, 0, 2)}\n"
     )
     with opened(database_url) as backend:
         assert position(backend) == after_first
