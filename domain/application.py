@@ -123,6 +123,8 @@ class Outcome:
     """Whether this is the stored outcome of an earlier run under the same key."""
     report: ImportReport | None = None
     """What an import did, row by row."""
+    caught_up: bool = True
+    """Whether the read models had applied it when the answer was given."""
 
 
 def _accept(key: UUID, command: c.Command, value: str | None) -> IdempotencyKey:

@@ -118,8 +118,14 @@ class QualifyGraphQL(GraphQL[Context, None]):
                 format_error(e, correlation_id) for e in result.errors
             ]
             request.state.errors = len(result.errors)
-        if result.extensions:
-            response["extensions"] = result.extensions
+        extensions = dict(result.extensions or {})
+        context = getattr(request.state, "context", None)
+        if context is not None and context.behind:
+            # The change is stored; the payload and the next queries may not show
+            # it until the projection workers catch up.
+            extensions["readModelsBehind"] = True
+        if extensions:
+            response["extensions"] = extensions
         return response
 
 

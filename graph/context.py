@@ -25,6 +25,8 @@ class Context:
     correlation_id: str
     user_errors: list[str] = field(default_factory=list)
     operation: str = "-"
+    behind: bool = False
+    """Set when a command was stored but the read models had not applied it yet."""
     commands: int = 0
 
     idempotency_key: str | None = None

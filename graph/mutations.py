@@ -59,6 +59,7 @@ async def _run(
     except QualifyError as error:
         context.user_errors.append(error.code)
         return None, [UserError.of(error)]
+    context.behind = context.behind or not outcome.caught_up
     return outcome, []
 
 
@@ -591,6 +592,7 @@ class Mutation:
         except QualifyError as error:
             context.user_errors.append(error.code)
             return ImportPayload(report=None, user_errors=[UserError.of(error)])
+        context.behind = context.behind or not outcome.caught_up
         report = ImportReport.of(outcome.report) if outcome.report else None
         return ImportPayload(report=report, user_errors=[])
 

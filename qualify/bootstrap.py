@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from domain.application import EventLog, Outcome, Qualify
@@ -93,6 +93,7 @@ class Backend:
                 target,
                 self.read_timeout,
             )
+            return replace(outcome, caught_up=False)
         return outcome
 
     def reach(self, position: int) -> bool:

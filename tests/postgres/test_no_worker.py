@@ -1,0 +1,33 @@
+"""Without a projection worker, a server still stores commands and says it is behind."""
+
+from __future__ import annotations
+
+import httpx
+
+from qualify.bootstrap import build
+from qualify.config import Settings
+from tests.graph.conftest import GraphQLClient, serve
+
+CREATE = (
+    'mutation { createCode(input: {code: "CPR"}) { code { code } '
+    "userErrors { code } } }"
+)
+
+
+async def test_a_mutation_answered_before_the_read_models_says_so(pg_url: str) -> None:
+    backend = build(Settings(database_url=pg_url), follow=False)
+    backend.read_timeout = 0.2
+    try:
+        for server in serve(backend):
+            async with httpx.AsyncClient() as http:
+                client = GraphQLClient(http, server, server.token())
+                response = await client.post(CREATE)
+                again = await client.post(CREATE)
+    finally:
+        backend.close()
+
+    body = response.json()
+    assert body["data"]["createCode"] == {"code": None, "userErrors": []}
+    assert body["extensions"] == {"readModelsBehind": True}
+    # The first one was stored all the same: the write model refuses a second.
+    assert again.json()["data"]["createCode"]["userErrors"] == [{"code": "CODE_TAKEN"}]
