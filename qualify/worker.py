@@ -68,8 +68,17 @@ def _follow(
     leadership = backend.store.leadership()
     try:
         last_report = 0.0
+        leading: bool | None = None
         while not stop.is_set():
-            if not leadership.hold():
+            holds = leadership.hold()
+            if holds != leading:
+                leading = holds
+                logger.info(
+                    "leading: advancing the read models"
+                    if holds
+                    else "standing by: another worker leads"
+                )
+            if not holds:
                 # Another worker leads; stand by, ready to take over when it stops.
                 stop.wait(1.0)
                 continue
