@@ -93,6 +93,14 @@ from domain.paths import (
     step_id_for,
 )
 from domain.principal import Principal, Right
+from domain.validity import (
+    CodeValidity,
+    check_validity_months,
+    newest_completions,
+    today,
+    valid_codes,
+    validity_id,
+)
 
 RETRIES = 8
 EARLIEST_COMPLETION = date(1900, 1, 1)
@@ -157,6 +165,8 @@ class _Unit:
     def __init__(self, app: Application[UUID]) -> None:
         self._app = app
         self._aggregates: dict[UUID, Aggregate] = {}
+        # Ids looked up and not found: award checks ask for the same ones often.
+        self._missing: set[UUID] = set()
         self.record_deltas: Counter[str] = Counter()
         # A dry run decides everything and then keeps none of it.
         self.discard = False
@@ -164,11 +174,14 @@ class _Unit:
 
     def find(self, cls: type[A], id: UUID) -> A | None:
         if id not in self._aggregates:
+            if id in self._missing:
+                return None
             try:
                 self._aggregates[id] = self._app.repository.get(
                     id, projector_func=_project
                 )
             except AggregateNotFoundError:
+                self._missing.add(id)
                 return None
         aggregate = self._aggregates[id]
         return aggregate if isinstance(aggregate, cls) else None
@@ -201,18 +214,24 @@ class EventLog(Application[UUID]):
 class Qualify:
     """The write model: every command of the product, over one event store."""
 
-    def __init__(self, log: EventLog, lookups: Lookups) -> None:
+    def __init__(
+        self, log: EventLog, lookups: Lookups, clock: Callable[[], date] = today
+    ) -> None:
         self.log = log
         self.lookups = lookups
+        self.clock = clock
+        """Today's date, for deciding which records have expired."""
         self._handlers: dict[type, Handler] = {
             c.CreateCode: self._create_code,
             c.UpdateCodeDescription: self._update_code_description,
             c.RenameCode: self._rename_code,
             c.DeleteCode: self._delete_code,
+            c.SetCodeValidity: self._set_code_validity,
             c.CreateContent: self._create_content,
             c.SetContentCode: self._set_content_code,
             c.CreateLearningPath: self._create_learning_path,
             c.SetPathSteps: self._set_path_steps,
+            c.SetPathCountsExpired: self._set_path_counts_expired,
             c.RegisterUser: self._register_user,
             c.JoinPath: self._join_path,
             c.Enrol: self._enrol,
@@ -322,6 +341,30 @@ class Qualify:
         code.delete()
         return name
 
+    def _set_code_validity(
+        self, unit: _Unit, cmd: c.SetCodeValidity, by: Principal
+    ) -> str:
+        by.require(Right.MANAGE_CODES)
+        code = self._live_code(unit, normalise_code(cmd.code), field="code")
+        months = check_validity_months(cmd.months)
+
+        validity = unit.find(CodeValidity, validity_id(code.id))
+        previous = validity.months if validity else None
+        if validity is not None:
+            validity.change(months)
+        elif months is not None:
+            unit.add(CodeValidity.first(code.id, months))
+
+        # A longer period, or none, can make expired steps count again.
+        if previous is not None and (months is None or months > previous):
+            for path_id in sorted(
+                container
+                for kind, container in code.uses.values()
+                if kind == UseKind.LEARNING_STEP
+            ):
+                self._award_participants(unit, path_id)
+        return code.code
+
     # Content
 
     def _create_content(self, unit: _Unit, cmd: c.CreateContent, by: Principal) -> str:
@@ -399,6 +442,7 @@ class Qualify:
         )
         code.attach(UseKind.LEARNING_PATH, str(path_id), str(path_id))
         self._replace_steps(unit, path, cmd.steps, cmd.pass_mark)
+        path.count_expired(cmd.counts_expired)
         return name
 
     def _set_path_steps(self, unit: _Unit, cmd: c.SetPathSteps, by: Principal) -> str:
@@ -410,15 +454,33 @@ class Qualify:
         self._replace_steps(unit, path, cmd.steps, pass_mark)
 
         # Fewer or easier steps can complete the path for learners already on it.
-        # Shortcoming: participants come from the read model, and a learner whose
-        # own command (a join, a new record) runs at this same moment measured the
-        # old steps; if only the new steps complete the path, that learner's award
-        # waits for their next change.
-        for participant in self.lookups.participants(str(path.id)):
+        self._award_participants(unit, str(path.id))
+        return name
+
+    def _set_path_counts_expired(
+        self, unit: _Unit, cmd: c.SetPathCountsExpired, by: Principal
+    ) -> str:
+        by.require(Right.MANAGE_CONTENT)
+        name = normalise_code(cmd.path_code, field="pathCode")
+        path = self._path(unit, name)
+
+        path.count_expired(cmd.counts_expired)
+        if cmd.counts_expired:
+            self._award_participants(unit, str(path.id))
+        return name
+
+    def _award_participants(self, unit: _Unit, path_id: str) -> None:
+        """Award the path to every participant whose records now complete it.
+
+        Shortcoming: participants come from the read model, and a learner whose
+        own command (a join, a new record) runs at this same moment measured the
+        path as it was; if only the change completes the path for them, their
+        award waits for their next change.
+        """
+        for participant in self.lookups.participants(path_id):
             learner = unit.find(Learner, participant)
             if learner is not None:
                 self._award_paths(unit, learner)
-        return name
 
     def _replace_steps(
         self,
@@ -808,6 +870,7 @@ class Qualify:
     def _award_paths(self, unit: _Unit, learner: Learner) -> None:
         """Award every joined path the learner's records now complete, once each."""
         awarded_one = True
+        on = self.clock()
         # An award carries the path's code, which may be a step of another path.
         while awarded_one:
             awarded_one = False
@@ -817,6 +880,11 @@ class Qualify:
                 if path is None:
                     continue
                 progress = path.measure(held)
+                # Expiry only takes steps away, so it is looked up only for a path
+                # the records would complete.
+                if progress.complete and not path.counts_expired:
+                    steps = {step.code_id for step in progress.satisfied}
+                    progress = path.measure(self._valid(unit, learner, steps, on))
                 if not progress.complete:
                     continue
 
@@ -824,6 +892,21 @@ class Qualify:
                 unit.record_deltas[path.code_id] += 1
                 held[path.code_id] += 1
                 awarded_one = True
+
+    def _valid(
+        self, unit: _Unit, learner: Learner, code_ids: set[str], on: date
+    ) -> set[str]:
+        """Which of ``code_ids`` the learner holds on a record still valid ``on``."""
+        newest = newest_completions(
+            (r.code_id, r.completion_date)
+            for r in learner.records.values()
+            if r.code_id in code_ids
+        )
+        months = {}
+        for code_id in newest:
+            validity = unit.find(CodeValidity, validity_id(UUID(code_id)))
+            months[code_id] = validity.months if validity else None
+        return valid_codes(newest, months, on)
 
     def _count_records(self, unit: _Unit) -> None:
         """Tell each code how many records now carry it, so a delete sees them."""

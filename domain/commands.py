@@ -47,6 +47,14 @@ class DeleteCode:
 
 
 @dataclass(frozen=True)
+class SetCodeValidity:
+    """Months a record with this code stays valid; None means it never expires."""
+
+    code: str
+    months: int | None
+
+
+@dataclass(frozen=True)
 class Module:
     title: str
     description: str = ""
@@ -97,6 +105,7 @@ class CreateLearningPath:
     description: str = ""
     pass_mark: int | None = None
     status: Status = Status.LIVE
+    counts_expired: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,14 @@ class SetPathSteps:
     path_code: str
     steps: tuple[StepInput, ...]
     pass_mark: int | Unchanged | None = UNCHANGED
+
+
+@dataclass(frozen=True)
+class SetPathCountsExpired:
+    """Whether expired records still satisfy the path's steps."""
+
+    path_code: str
+    counts_expired: bool
 
 
 @dataclass(frozen=True)
@@ -172,10 +189,12 @@ Command = (
     | UpdateCodeDescription
     | RenameCode
     | DeleteCode
+    | SetCodeValidity
     | CreateContent
     | SetContentCode
     | CreateLearningPath
     | SetPathSteps
+    | SetPathCountsExpired
     | RegisterUser
     | JoinPath
     | Enrol

@@ -77,6 +77,8 @@ class Progress:
     satisfied: tuple[Step, ...]
     missing: tuple[Step, ...]
     complete: bool
+    expired: tuple[Step, ...] = ()
+    """The missing steps whose code the learner holds only on expired records."""
 
     @property
     def percent(self) -> int:
@@ -87,9 +89,16 @@ class Progress:
 
 
 def measure(
-    steps: tuple[Step, ...], pass_mark: int | None, held: Collection[str]
+    steps: tuple[Step, ...],
+    pass_mark: int | None,
+    held: Collection[str],
+    expired: Collection[str] = (),
 ) -> Progress:
-    """Progress of a learner holding codes ``held`` on a path with ``steps``."""
+    """Progress of a learner holding valid codes ``held`` on a path with ``steps``.
+
+    ``expired`` are codes the learner holds only on expired records: they count for
+    nothing, and are named so the learner can see why a step is missing.
+    """
     satisfied = tuple(step for step in steps if step.code_id in held)
     missing = tuple(step for step in steps if step.code_id not in held)
     earned = sum(step.points for step in satisfied)
@@ -98,7 +107,8 @@ def measure(
     # Without a pass mark every step is needed, even one worth no points.
     enough = not missing if pass_mark is None else earned >= pass_mark
     complete = bool(steps) and enough and not any(s.mandatory for s in missing)
-    return Progress(earned, total, satisfied, missing, complete)
+    lapsed = tuple(step for step in missing if step.code_id in expired)
+    return Progress(earned, total, satisfied, missing, complete, lapsed)
 
 
 class LearningPath(Aggregate):
@@ -119,6 +129,7 @@ class LearningPath(Aggregate):
         self.status = Status(event.status)
         self.pass_mark: int | None = None
         self.steps: tuple[Step, ...] = ()
+        self.counts_expired = False
 
     @property
     def is_live(self) -> bool:
@@ -133,6 +144,11 @@ class LearningPath(Aggregate):
     def measure(self, held: Collection[str]) -> Progress:
         """Progress of a learner holding the codes ``held``."""
         return measure(self.steps, self.pass_mark, held)
+
+    def count_expired(self, counts_expired: bool) -> None:
+        """Choose whether expired records still satisfy this path's steps."""
+        if counts_expired != self.counts_expired:
+            self.trigger(PathExpiryRuleSet, counts_expired=counts_expired)
 
     def set_steps(self, steps: tuple[Step, ...], pass_mark: int | None) -> None:
         """Replace the whole list of steps (and the pass mark with it)."""
@@ -166,6 +182,14 @@ class PathStepsSet(Event):
     def apply(self, aggregate: LearningPath) -> None:
         aggregate.steps = tuple(Step(**step) for step in self.steps)
         aggregate.pass_mark = self.pass_mark
+
+
+class PathExpiryRuleSet(Event):
+    TOPIC = "qualify:PathExpiryRuleSet"
+    counts_expired: bool
+
+    def apply(self, aggregate: LearningPath) -> None:
+        aggregate.counts_expired = self.counts_expired
 
 
 def check_step_count(count: int) -> None:

@@ -25,7 +25,14 @@ from domain.principal import Principal, Role
 from graph.auth import principal_from_header
 from graph.context import Context
 from graph.errors import format_error
-from graph.exports import EXPORT_PATH, TEMPLATE_PATH, export_records, export_template
+from graph.exports import (
+    EXPIRATIONS_PATH,
+    EXPORT_PATH,
+    TEMPLATE_PATH,
+    export_expirations,
+    export_records,
+    export_template,
+)
 from graph.schema import schema
 from qualify.bootstrap import Backend
 
@@ -224,6 +231,7 @@ def create_app(backend: Backend) -> Starlette:
             Route("/graphql", QualifyGraphQL(backend), methods=["GET", "POST"]),
             Route("/health", health, methods=["GET"]),
             Route(EXPORT_PATH, export_records, methods=["GET"]),
+            Route(EXPIRATIONS_PATH, export_expirations, methods=["GET"]),
             Route(TEMPLATE_PATH, export_template, methods=["GET"]),
         ]
     )

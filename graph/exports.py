@@ -1,4 +1,4 @@
-"""CSV exports of training records, streamed page by page.
+"""CSV exports of training records and of certificate expirations, page by page.
 
 The file opens in a spreadsheet as it is: UTF-8 with a byte-order mark (so Excel
 shows accents right), CRLF line ends, RFC 4180 quoting, and no cell that a
@@ -26,9 +26,11 @@ from domain.imports import (
     neutralise,
 )
 from domain.learners import RecordType
-from domain.principal import Principal
+from domain.principal import Principal, Right
+from domain.validity import CertificateStatus, status_on
 from graph.auth import principal_from_header
 from graph.scope import code_name, record_keys, whose_records
+from projections.certificates import CertificateRow, ExpiryFilter, expiring
 from projections.training_records import ExportFilter, ExportRow, export_page
 from qualify.bootstrap import Backend
 
@@ -38,6 +40,18 @@ PAGE_SIZE = 1000
 BOM = "\ufeff"
 EXPORT_PATH = "/exports/training-records.csv"
 TEMPLATE_PATH = "/exports/training-records-template.csv"
+EXPIRATIONS_PATH = "/exports/certificate-expirations.csv"
+EXPIRATION_HEADINGS = (
+    "Username",
+    "Email",
+    "Firstname",
+    "Lastname",
+    "Code",
+    "Record ID",
+    "Completion Date",
+    "Expires On",
+    "Status",
+)
 
 
 def export_url(
@@ -58,6 +72,22 @@ def export_url(
         if value
     }
     return EXPORT_PATH + (f"?{urlencode(query)}" if query else "")
+
+
+def expirations_url(
+    status: CertificateStatus | None, before: date | None, code: str | None
+) -> str:
+    """The expiration report's CSV path with its filters."""
+    query = {
+        key: value
+        for key, value in (
+            ("status", status.value if status else None),
+            ("before", before.isoformat() if before else None),
+            ("code", code),
+        )
+        if value
+    }
+    return EXPIRATIONS_PATH + (f"?{urlencode(query)}" if query else "")
 
 
 def _line(cells: list[str]) -> str:
@@ -108,6 +138,37 @@ def _filter(backend: Backend, principal: Principal, request: Request) -> ExportF
     )
 
 
+def _expiry_filter(
+    backend: Backend, principal: Principal, request: Request
+) -> ExpiryFilter:
+    principal.require(Right.VIEW_ALL_RECORDS)
+    params = request.query_params
+    unknown = set(params) - {"status", "before", "code"}
+    if unknown:
+        raise InvalidInput(
+            f"Unknown filter {sorted(unknown)[0]!r}; use status, before, code.",
+            field=sorted(unknown)[0],
+        )
+    raw_status = params.get("status")
+    status = None
+    if raw_status is not None:
+        try:
+            status = CertificateStatus(raw_status.strip().upper())
+        except ValueError:
+            raise InvalidInput(
+                "status must be VALID, EXPIRING or EXPIRED.", field="status"
+            ) from None
+    code = code_name(params.get("code"))
+    with backend.store.reading() as db:
+        _, code_id = record_keys(db, None, code)
+    before = _day(params.get("before"), "before")
+    return ExpiryFilter(
+        status=status,
+        before=date.fromisoformat(before) if before else None,
+        code_id=code_id,
+    )
+
+
 def _day(value: str | None, field: str) -> str | None:
     if value is None:
         return None
@@ -131,6 +192,42 @@ def _stream(backend: Backend, only: ExportFilter) -> Iterator[str]:
         yield "".join(_line(_cells(row)) for row in page)
         last = page[-1]
         after = (last.learner_id, last.completion_date, last.record_id)
+
+
+def _expiry_cells(row: CertificateRow, on: date, expiring_days: int) -> list[str]:
+    completed = date.fromisoformat(row.completion_date)
+    expires = date.fromisoformat(row.expires_on) if row.expires_on else None
+    status = status_on(completed, expires, on, expiring_days)
+    return [
+        neutralise(cell)
+        for cell in (
+            row.username,
+            row.email,
+            row.first_name,
+            row.last_name,
+            row.code or "",
+            row.record_id,
+            row.completion_date,
+            row.expires_on or "",
+            status.value if status else "",
+        )
+    ]
+
+
+def _stream_expirations(backend: Backend, only: ExpiryFilter) -> Iterator[str]:
+    yield BOM + _line(list(EXPIRATION_HEADINGS))
+    # One day for the whole file, even if it is still streaming at midnight.
+    on = backend.today()
+    window = backend.settings.expiring_days
+    after: tuple[str, str] | None = None
+    while True:
+        with backend.store.reading() as db:
+            page = expiring(db, only, on, window, after, PAGE_SIZE)
+        if not page:
+            return
+        yield "".join(_line(_expiry_cells(row, on, window)) for row in page)
+        last = page[-1]
+        after = (last.expires_on or "", last.record_id)
 
 
 def _refuse(error: QualifyError) -> Response:
@@ -163,6 +260,29 @@ async def export_records(request: Request) -> Response:
         (chunk.encode("utf-8") for chunk in _stream(backend, only)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="training-records.csv"'},
+    )
+
+
+async def export_expirations(request: Request) -> Response:
+    """GET /exports/certificate-expirations.csv, filtered by status, before, code."""
+    backend: Backend = request.app.state.backend
+    try:
+        principal = principal_from_header(
+            backend.settings.jwt_secret, request.headers.get("authorization")
+        )
+        only = await run_in_threadpool(_expiry_filter, backend, principal, request)
+    except QualifyError as error:
+        return _refuse(error)
+
+    logger.info(
+        "export of certificate expirations for %s: %s", principal.username, only
+    )
+    return StreamingResponse(
+        (chunk.encode("utf-8") for chunk in _stream_expirations(backend, only)),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="certificate-expirations.csv"'
+        },
     )
 
 

@@ -103,6 +103,15 @@ class DeleteCodeInput:
 
 
 @strawberry.input
+class SetCodeValidityInput:
+    code: str
+    months: int | None = strawberry.field(
+        description="Months a record with this code stays valid, 1 to 600; null: "
+        "it never expires. Applies to every record already held, at once."
+    )
+
+
+@strawberry.input
 class ModuleInput:
     title: str
     description: str = ""
@@ -166,6 +175,10 @@ class CreateLearningPathInput:
         default=None, description="Points needed; null means all the steps' points."
     )
     status: Status = DomainStatus.LIVE  # type: ignore[valid-type]
+    counts_expired: bool = strawberry.field(
+        default=False,
+        description="Whether expired records still satisfy the steps.",
+    )
 
 
 @strawberry.input
@@ -175,6 +188,15 @@ class SetPathStepsInput:
     pass_mark: int | None = strawberry.field(
         default=strawberry.UNSET,
         description="Left out: unchanged. null: all the steps' points.",
+    )
+
+
+@strawberry.input
+class SetPathCountsExpiredInput:
+    path_code: str
+    counts_expired: bool = strawberry.field(
+        description="true: a step counts once done, even when its record expired; "
+        "false: only while the record is valid."
     )
 
 
@@ -369,6 +391,20 @@ class Mutation:
             deleted_code=outcome.value if outcome else None, user_errors=errors
         )
 
+    @strawberry.mutation(
+        description="Set how long records with this code stay valid, or that they "
+        "never expire; every record already held follows at once."
+    )
+    async def set_code_validity(
+        self, info: Info, input: SetCodeValidityInput
+    ) -> CodePayload:
+        outcome, errors = await _run(
+            info, lambda: c.SetCodeValidity(input.code, input.months)
+        )
+        return CodePayload(
+            code=await _result(info, outcome, read_code), user_errors=errors
+        )
+
     @strawberry.mutation(description="Create a course with its modules.")
     async def create_course(
         self, info: Info, input: CreateCourseInput
@@ -437,6 +473,7 @@ class Mutation:
                 description=input.description,
                 pass_mark=input.pass_mark,
                 status=DomainStatus(input.status),
+                counts_expired=input.counts_expired,
             ),
         )
         return LearningPathPayload(
@@ -456,6 +493,20 @@ class Mutation:
                 steps=_steps(input.steps),
                 pass_mark=_unset_to(input.pass_mark, c.UNCHANGED),
             ),
+        )
+        return LearningPathPayload(
+            learning_path=await _result(info, outcome, read_path), user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Choose whether expired records still satisfy a path's steps."
+    )
+    async def set_path_counts_expired(
+        self, info: Info, input: SetPathCountsExpiredInput
+    ) -> LearningPathPayload:
+        outcome, errors = await _run(
+            info,
+            lambda: c.SetPathCountsExpired(input.path_code, input.counts_expired),
         )
         return LearningPathPayload(
             learning_path=await _result(info, outcome, read_path), user_errors=errors
@@ -483,8 +534,9 @@ class Mutation:
         if outcome is not None:
             path_code = normalise_code(input.path_code)
             user = normalise_username(username)
+            day = info.context.backend.today()
             progress = await info.context.read(
-                lambda db: read_progress(db, path_code, user)
+                lambda db: read_progress(db, path_code, user, day)
             )
         return PathProgressPayload(progress=progress, user_errors=errors)
 

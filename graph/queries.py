@@ -6,7 +6,9 @@ statements whose number does not grow with the page size.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -16,10 +18,20 @@ from domain.content import Status as DomainStatus
 from domain.errors import NotFound
 from domain.learners import normalise_username
 from domain.principal import Principal, Right
+from domain.validity import (
+    CertificateStatus as DomainCertificateStatus,
+)
+from domain.validity import (
+    check_validity_months,
+    expiry_date,
+    status_on,
+)
 from graph.context import Info
-from graph.exports import export_url
+from graph.exports import expirations_url, export_url
 from graph.scope import code_name, record_keys, whose_records
 from graph.types import (
+    Certificate,
+    CertificateStatus,
     CodeUse,
     Connection,
     CourseActivity,
@@ -30,7 +42,13 @@ from graph.types import (
     TrainingRecord,
     connection,
 )
-from projections import code_usage, course_activity, learners, path_progress
+from projections import (
+    certificates,
+    code_usage,
+    course_activity,
+    learners,
+    path_progress,
+)
 from projections import training_records as records
 from projections.database import Db
 from projections.paging import check_page_size, check_search
@@ -47,7 +65,8 @@ def read_code(db: Db, name: str) -> QualificationCode | None:
     if row is None:
         return None
     uses = code_usage.uses_of(db, [row.code_id])[row.code_id]
-    return QualificationCode.of(row, uses)
+    changes = code_usage.validity_changes(db, [row.code_id])[row.code_id]
+    return QualificationCode.of(row, uses, changes)
 
 
 def read_content(db: Db, content_id: str) -> LearningContent | None:
@@ -70,7 +89,9 @@ def read_path(db: Db, name: str) -> LearningPath | None:
     return LearningPath.of(path, steps, names)
 
 
-def read_progress(db: Db, path_code: str, username: str) -> PathProgress | None:
+def read_progress(
+    db: Db, path_code: str, username: str, on: date
+) -> PathProgress | None:
     """A participant's progress, or None when they have not joined the path."""
     code = code_usage.live_code(db, path_code)
     path = path_progress.path_by_code_id(db, code.code_id) if code else None
@@ -86,9 +107,9 @@ def read_progress(db: Db, path_code: str, username: str) -> PathProgress | None:
     if row is None:
         return None
     steps = path_progress.steps_of(db, path.path_id)
-    progress = path_progress.progress_of(db, path, steps, [learner.learner_id])
+    progress = path_progress.progress_of(db, path, steps, [learner.learner_id], on)
     names = code_names(db, [s.code_id for s in steps])
-    return PathProgress.of(path_code, row, progress[learner.learner_id], names)
+    return PathProgress.of(path_code, row, progress[learner.learner_id], names, on)
 
 
 def read_record(db: Db, record_id: str) -> TrainingRecord | None:
@@ -132,8 +153,13 @@ class Query:
 
         def query(db: Db) -> Connection[QualificationCode]:
             page = code_usage.code_page(db, text, first, after)
-            uses = code_usage.uses_of(db, [row.code_id for row in page.items])
-            nodes = [QualificationCode.of(r, uses[r.code_id]) for r in page.items]
+            ids = [row.code_id for row in page.items]
+            uses = code_usage.uses_of(db, ids)
+            changes = code_usage.validity_changes(db, ids)
+            nodes = [
+                QualificationCode.of(r, uses[r.code_id], changes[r.code_id])
+                for r in page.items
+            ]
             return connection(page, nodes)
 
         return await info.context.read(query)
@@ -161,14 +187,18 @@ class Query:
         found = await info.context.read(lambda db: read_path(db, name))
         return found if _visible(info, found) else None
 
-    @strawberry.field(description="A participant's progress; null if not joined.")
+    @strawberry.field(
+        description="A participant's progress on a day (today when left out); null "
+        "if not joined."
+    )
     async def path_progress(
-        self, info: Info, path_code: str, username: str
+        self, info: Info, path_code: str, username: str, on: date | None = None
     ) -> PathProgress | None:
         name = normalise_code(path_code, field="pathCode")
         user = normalise_username(username)
         _require_self_or_all(info.context.principal, user)
-        return await info.context.read(lambda db: read_progress(db, name, user))
+        day = on or info.context.backend.today()
+        return await info.context.read(lambda db: read_progress(db, name, user, day))
 
     @strawberry.field(
         description="Active training records, newest first. Learners see their own."
@@ -190,6 +220,134 @@ class Query:
             learner_id, code_id = record_keys(db, user, name)
             page = records.record_page(db, learner_id, code_id, first, after)
             return connection(page, [TrainingRecord.of(r) for r in page.items])
+
+        return await info.context.read(query)
+
+    @strawberry.field(
+        description="The Certificate Expiration report: each learner's newest record "
+        "of each code that expires, soonest expiry first, with its status today."
+    )
+    async def certificate_expirations(
+        self,
+        info: Info,
+        status: CertificateStatus | None = None,  # type: ignore[valid-type]
+        before: Annotated[
+            date | None,
+            strawberry.argument(description="Only those expiring before this day."),
+        ] = None,
+        code: str | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> Connection[Certificate]:
+        info.context.principal.require(Right.VIEW_ALL_RECORDS)
+        check_page_size(first)
+        backend = info.context.backend
+        name = code_name(code)
+        day = backend.today()
+        window = backend.settings.expiring_days
+
+        def query(db: Db) -> Connection[Certificate]:
+            _, code_id = record_keys(db, None, name)
+            only = certificates.ExpiryFilter(
+                status=None if status is None else DomainCertificateStatus(status),
+                before=before,
+                code_id=code_id,
+            )
+            page = certificates.expiry_page(db, only, day, window, first, after)
+            nodes = [Certificate.of(row, day, window) for row in page.items]
+            return connection(page, nodes)
+
+        return await info.context.read(query)
+
+    @strawberry.field(
+        description="Where to GET the Certificate Expiration report as CSV, with "
+        "these filters."
+    )
+    def certificate_expirations_export_url(
+        self,
+        info: Info,
+        status: CertificateStatus | None = None,  # type: ignore[valid-type]
+        before: date | None = None,
+        code: str | None = None,
+    ) -> str:
+        info.context.principal.require(Right.VIEW_ALL_RECORDS)
+        name = code_name(code)
+        chosen = None if status is None else DomainCertificateStatus(status)
+        return expirations_url(chosen, before, name)
+
+    @strawberry.field(
+        description="A learner's newest record of a code completed by a day (today "
+        "when left out), with its status that day: was she certified on 1 March?"
+    )
+    async def certificate(
+        self, info: Info, username: str, code: str, on: date | None = None
+    ) -> Certificate | None:
+        user = normalise_username(username)
+        _require_self_or_all(info.context.principal, user)
+        name = normalise_code(code)
+        backend = info.context.backend
+        day = on or backend.today()
+        window = backend.settings.expiring_days
+
+        def query(db: Db) -> Certificate | None:
+            learner_id, code_id = record_keys(db, user, name)
+            # Both were named, so both were found or NotFound was raised.
+            assert learner_id is not None
+            assert code_id is not None
+            row = certificates.held_on(db, learner_id, code_id, day)
+            return Certificate.of(row, day, window) if row else None
+
+        return await info.context.read(query)
+
+    @strawberry.field(
+        description="What a new validity period would change today: how many "
+        "learners' certificates would expire, or become valid again."
+    )
+    async def validity_impact(
+        self, info: Info, code: str, months: int | None
+    ) -> ValidityImpact | None:
+        info.context.principal.require(Right.MANAGE_CODES)
+        name = normalise_code(code)
+        new_months = check_validity_months(months)
+        backend = info.context.backend
+        day = backend.today()
+        window = backend.settings.expiring_days
+
+        def query(db: Db) -> ValidityImpact | None:
+            row = code_usage.live_code(db, name)
+            if row is None:
+                return None
+            now: Counter[DomainCertificateStatus | None] = Counter()
+            then: Counter[DomainCertificateStatus | None] = Counter()
+            moves: Counter[tuple[bool, bool]] = Counter()
+            for completed, learners_then in certificates.completions_of(
+                db, row.code_id
+            ):
+                before = status_on(
+                    completed,
+                    expiry_date(completed, row.validity_months),
+                    day,
+                    window,
+                )
+                after = status_on(
+                    completed, expiry_date(completed, new_months), day, window
+                )
+                now[before] += learners_then
+                then[after] += learners_then
+                expired = DomainCertificateStatus.EXPIRED
+                moves[(before == expired, after == expired)] += learners_then
+            return ValidityImpact(
+                code=row.code,
+                current_months=row.validity_months,
+                new_months=new_months,
+                on=day,
+                learners=sum(now.values()),
+                expired_now=now[DomainCertificateStatus.EXPIRED],
+                expired_after=then[DomainCertificateStatus.EXPIRED],
+                expiring_after=then[DomainCertificateStatus.EXPIRING],
+                would_expire=moves[(False, True)],
+                would_become_valid=moves[(True, False)],
+            )
 
         return await info.context.read(query)
 
@@ -245,6 +403,28 @@ class Query:
             _require_self_or_all(info.context.principal, user)
         name = normalise_code(code) if code else None
         return export_url(user, name, completed_from, completed_to)
+
+
+@strawberry.type(
+    description="What a new validity period would change, counted for today."
+)
+class ValidityImpact:
+    code: str
+    current_months: int | None
+    new_months: int | None
+    on: date = strawberry.field(description="The day the statuses are counted for.")
+    learners: int = strawberry.field(description="Learners holding the code.")
+    expired_now: int
+    expired_after: int = strawberry.field(description="Expired with the new period.")
+    expiring_after: int = strawberry.field(
+        description="Expiring soon with the new period."
+    )
+    would_expire: int = strawberry.field(
+        description="Learners valid now who would be expired."
+    )
+    would_become_valid: int = strawberry.field(
+        description="Learners expired now who would be valid again."
+    )
 
 
 @strawberry.type(description="What a rename would change, listed beforehand.")

@@ -15,9 +15,12 @@ from domain.imports import ImportReport as DomainImportReport
 from domain.learners import RecordType as DomainRecordType
 from domain.paths import Progress, Step
 from domain.principal import Right
+from domain.validity import CertificateStatus as DomainCertificateStatus
+from domain.validity import expiry_date, status_on
 from graph.context import Info
 from projections import path_progress
-from projections.code_usage import CodeRow, Use
+from projections.certificates import CertificateRow
+from projections.code_usage import CodeRow, Use, ValidityChangeRow
 from projections.course_activity import Activity, ContentRow
 from projections.database import Db
 from projections.learners import LearnerRow
@@ -30,6 +33,11 @@ ContentKind = strawberry.enum(DomainContentKind, description="Kinds of content."
 Status = strawberry.enum(DomainStatus, description="Draft or live.")
 RecordType = strawberry.enum(
     DomainRecordType, description="What produced a training record."
+)
+CertificateStatus = strawberry.enum(
+    DomainCertificateStatus,
+    description="A record on a given day: valid, expiring within the configured "
+    "window (30 days unless set otherwise), or expired.",
 )
 
 N = TypeVar("N")
@@ -96,6 +104,23 @@ class CodeUse:
         )
 
 
+@strawberry.type(description="One change of a code's validity period.")
+class ValidityChange:
+    changed_at: datetime
+    changed_by: str = strawberry.field(description="The username who changed it.")
+    old_months: int | None = strawberry.field(description="Null: never expired.")
+    new_months: int | None = strawberry.field(description="Null: never expires.")
+
+    @classmethod
+    def of(cls, change: ValidityChangeRow) -> ValidityChange:
+        return cls(
+            changed_at=datetime.fromisoformat(change.changed_at),
+            changed_by=change.changed_by,
+            old_months=change.old_months,
+            new_months=change.new_months,
+        )
+
+
 @strawberry.type(description="A qualification code and everything that uses it.")
 class QualificationCode:
     code: str
@@ -107,19 +132,29 @@ class QualificationCode:
         description="Content, paths and steps carrying this code."
     )
     created_at: datetime
+    validity_months: int | None = strawberry.field(
+        description="Months a record with this code stays valid; null: for ever."
+    )
+    validity_changes: list[ValidityChange] = strawberry.field(
+        description="Every change of the validity period, oldest first."
+    )
 
     @strawberry.field(description="Whether anything still uses it (delete refused).")
     def in_use(self) -> bool:
         return bool(self.used_in) or self.active_record_count > 0
 
     @classmethod
-    def of(cls, row: CodeRow, uses: list[Use]) -> QualificationCode:
+    def of(
+        cls, row: CodeRow, uses: list[Use], changes: list[ValidityChangeRow]
+    ) -> QualificationCode:
         return cls(
             code=row.code,
             description=row.description,
             active_record_count=row.active_record_count,
             used_in=[CodeUse.of(use) for use in uses],
             created_at=datetime.fromisoformat(row.created_at),
+            validity_months=row.validity_months,
+            validity_changes=[ValidityChange.of(change) for change in changes],
         )
 
 
@@ -230,9 +265,26 @@ class TrainingRecord:
     other_information: str
     code: str | None
     recorded_at: datetime
+    expires_on: date | None = strawberry.field(
+        description="The first day it is no longer valid; null: it never expires."
+    )
+
+    @strawberry.field(
+        description="Its status on a day (today when left out); null when it was "
+        "completed after that day."
+    )
+    def status(self, info: Info, on: date | None = None) -> CertificateStatus | None:  # type: ignore[valid-type]
+        backend = info.context.backend
+        return status_on(
+            self.completion_date,
+            self.expires_on,
+            on or backend.today(),
+            backend.settings.expiring_days,
+        )
 
     @classmethod
     def of(cls, row: RecordRow) -> TrainingRecord:
+        completed = date.fromisoformat(row.completion_date)
         return cls(
             record_id=strawberry.ID(row.record_id),
             username=row.username,
@@ -240,10 +292,40 @@ class TrainingRecord:
             object_id=strawberry.ID(row.object_id) if row.object_id else None,
             title=row.title,
             training_provider=row.training_provider,
-            completion_date=date.fromisoformat(row.completion_date),
+            completion_date=completed,
             other_information=row.other_information,
             code=row.code,
             recorded_at=datetime.fromisoformat(row.recorded_at),
+            expires_on=expiry_date(completed, row.validity_months),
+        )
+
+
+@strawberry.type(
+    description="A learner's newest record of a code: the one their status is from."
+)
+class Certificate:
+    username: str
+    code: str
+    record_id: strawberry.ID
+    completion_date: date
+    expires_on: date | None = strawberry.field(
+        description="The first day it is no longer valid; null: it never expires."
+    )
+    status: CertificateStatus | None = strawberry.field(  # type: ignore[valid-type]
+        description="Its status on the day asked; null when completed after it."
+    )
+
+    @classmethod
+    def of(cls, row: CertificateRow, on: date, expiring_days: int) -> Certificate:
+        completed = date.fromisoformat(row.completion_date)
+        expires = date.fromisoformat(row.expires_on) if row.expires_on else None
+        return cls(
+            username=row.username,
+            code=row.code or "",
+            record_id=strawberry.ID(row.record_id),
+            completion_date=completed,
+            expires_on=expires,
+            status=status_on(completed, expires, on, expiring_days),
         )
 
 
@@ -275,9 +357,14 @@ class PathProgress:
     percent: int = strawberry.field(description="Whole percent, 0 to 100.")
     satisfied_steps: list[PathStep]
     missing_steps: list[PathStep]
-    complete: bool = strawberry.field(
-        description="Whether the records held now satisfy the path."
+    expired_steps: list[PathStep] = strawberry.field(
+        description="Missing steps whose code the learner holds only on expired "
+        "records: renewing them brings the points back."
     )
+    complete: bool = strawberry.field(
+        description="Whether the records valid on the day measured satisfy the path."
+    )
+    measured_on: date = strawberry.field(description="The day progress is for.")
     joined_at: datetime
     completed_at: datetime | None = strawberry.field(
         description="When the path was awarded; an award is never taken back."
@@ -290,6 +377,7 @@ class PathProgress:
         row: ParticipantRow,
         progress: Progress,
         names: dict[str, str],
+        on: date,
     ) -> PathProgress:
         return cls(
             path_code=path_code,
@@ -299,7 +387,9 @@ class PathProgress:
             percent=progress.percent,
             satisfied_steps=[PathStep.of(s, names) for s in progress.satisfied],
             missing_steps=[PathStep.of(s, names) for s in progress.missing],
+            expired_steps=[PathStep.of(s, names) for s in progress.expired],
             complete=progress.complete,
+            measured_on=on,
             joined_at=datetime.fromisoformat(row.joined_at),
             completed_at=datetime.fromisoformat(row.completed_at)
             if row.completed_at
@@ -319,24 +409,36 @@ class LearningPath:
     )
     steps: list[PathStep]
     total_points: int
+    counts_expired: bool = strawberry.field(
+        description="Whether expired records still satisfy steps (proof of having "
+        "done it once); otherwise a step counts only while its record is valid."
+    )
 
     names: strawberry.Private[dict[str, str]]
 
-    @strawberry.field(description="Who joined, with their progress, by username.")
+    @strawberry.field(
+        description="Who joined, by username, with their progress on a day (today "
+        "when left out)."
+    )
     async def participants(
-        self, info: Info, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        on: date | None = None,
     ) -> Connection[PathProgress]:
         info.context.principal.require(Right.VIEW_ALL_RECORDS)
         check_page_size(first)
         path_id = str(self.id)
+        day = on or info.context.backend.today()
 
         def query(db: Db) -> Page[ProgressRow]:
             path = path_progress.paths_by_id(db, [path_id])[path_id]
-            return path_progress.participant_page(db, path, first, after)
+            return path_progress.participant_page(db, path, first, after, day)
 
         page = await info.context.read(query)
         nodes = [
-            PathProgress.of(self.code, item.participant, item.progress, self.names)
+            PathProgress.of(self.code, item.participant, item.progress, self.names, day)
             for item in page.items
         ]
         return connection(page, nodes)
@@ -354,6 +456,7 @@ class LearningPath:
             pass_mark=row.pass_mark,
             steps=[PathStep.of(step, names) for step in steps],
             total_points=sum(step.points for step in steps),
+            counts_expired=row.counts_expired,
             names=names,
         )
 

@@ -13,6 +13,7 @@ from domain import codes as ev
 from domain.content import ContentCreated
 from domain.events import Event
 from domain.paths import PathCreated, PathStepsSet
+from domain.validity import CodeValiditySet
 from projections.database import Db, Writer
 from projections.paging import Page, decode_cursor, encode_cursor, like_pattern
 from projections.projection import Apply, Projection
@@ -25,6 +26,16 @@ class CodeRow:
     description: str
     created_at: str
     active_record_count: int
+    validity_months: int | None
+
+
+@dataclass(frozen=True)
+class ValidityChangeRow:
+    code_id: str
+    changed_at: str
+    changed_by: str
+    old_months: int | None
+    new_months: int | None
 
 
 @dataclass(frozen=True)
@@ -47,8 +58,8 @@ class CodeUsage(Projection):
     """Codes, what uses each, and how many active records carry it."""
 
     name = "code_usage"
-    version = 1
-    tables = ("codes", "code_uses", "use_titles", "code_names")
+    version = 2
+    tables = ("codes", "code_uses", "use_titles", "code_names", "validity_changes")
     schema = (
         """CREATE TABLE codes (
             code_id TEXT PRIMARY KEY,
@@ -56,7 +67,8 @@ class CodeUsage(Projection):
             description TEXT NOT NULL,
             created_at TEXT NOT NULL,
             deleted_at TEXT,
-            active_record_count INTEGER NOT NULL DEFAULT 0
+            active_record_count INTEGER NOT NULL DEFAULT 0,
+            validity_months INTEGER
         )""",
         "CREATE INDEX codes_live ON codes (code) WHERE deleted_at IS NULL",
         """CREATE TABLE code_uses (
@@ -75,6 +87,15 @@ class CodeUsage(Projection):
             code_id TEXT,
             renamed_to TEXT
         )""",
+        """CREATE TABLE validity_changes (
+            code_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            changed_at TEXT NOT NULL,
+            changed_by TEXT NOT NULL,
+            old_months INTEGER,
+            new_months INTEGER,
+            PRIMARY KEY (code_id, version)
+        )""",
     )
 
     def handlers(self) -> Mapping[type[Event], Apply]:
@@ -89,6 +110,7 @@ class CodeUsage(Projection):
             ev.CodeRecordsRemoved: _records_removed,
             ev.CodeNameClaimed: _name_claimed,
             ev.CodeNameReleased: _name_released,
+            CodeValiditySet: _validity_set,
             ContentCreated: _content_titled,
             PathCreated: _path_titled,
             PathStepsSet: _steps_titled,
@@ -154,6 +176,24 @@ def _records_removed(db: Writer, e: ev.CodeRecordsRemoved) -> None:
     )
 
 
+def _validity_set(db: Writer, e: CodeValiditySet) -> None:
+    db.write(
+        "UPDATE codes SET validity_months = ? WHERE code_id = ?",
+        (e.new_months, e.code_id),
+    )
+    db.write(
+        "INSERT INTO validity_changes VALUES (?,?,?,?,?,?)",
+        (
+            e.code_id,
+            e.originator_version,
+            e.timestamp.isoformat(),
+            e.actor,
+            e.old_months,
+            e.new_months,
+        ),
+    )
+
+
 def _name_claimed(db: Writer, e: ev.CodeNameClaimed) -> None:
     _name(db, e.name, e.code_id, None)
 
@@ -193,7 +233,9 @@ def _title(db: Writer, owner_id: str, title: str) -> None:
 
 # Queries
 
-_CODE_COLUMNS = "code_id, code, description, created_at, active_record_count"
+_CODE_COLUMNS = (
+    "code_id, code, description, created_at, active_record_count, validity_months"
+)
 
 
 def code_page(
@@ -267,6 +309,24 @@ def uses_of(db: Db, code_ids: Sequence[str]) -> dict[str, list[Use]]:
         )
         for row in rows:
             found[row["code_id"]].append(Use(**row))
+    return found
+
+
+def validity_changes(
+    db: Db, code_ids: Sequence[str]
+) -> dict[str, list[ValidityChangeRow]]:
+    """Every change of each code's validity, oldest first."""
+    found: dict[str, list[ValidityChangeRow]] = {code_id: [] for code_id in code_ids}
+    for chunk in _chunks(code_ids):
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(
+            "SELECT code_id, changed_at, changed_by, old_months, new_months "
+            f"FROM validity_changes WHERE code_id IN ({marks}) "
+            "ORDER BY code_id, version",
+            chunk,
+        )
+        for row in rows:
+            found[row["code_id"]].append(ValidityChangeRow(**row))
     return found
 
 

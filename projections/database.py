@@ -50,6 +50,15 @@ class Writer(Db, Protocol):
 
     def write(self, sql: str, params: Sequence[Any] = (), /) -> None: ...
 
+    @property
+    def memo(self) -> dict[str, Any]:
+        """Rows a projection looked up once and keeps for the rest of the batch.
+
+        It lives exactly as long as the batch's transaction, so a batch that rolls
+        back takes its memo with it.
+        """
+        ...
+
 
 class BufferedWriter:
     """Groups runs of the same write statement into one ``executemany``."""
@@ -58,6 +67,11 @@ class BufferedWriter:
         self._db = db
         self._sql: str | None = None
         self._rows: list[Sequence[Any]] = []
+        self._memo: dict[str, Any] = {}
+
+    @property
+    def memo(self) -> dict[str, Any]:
+        return self._memo
 
     def write(self, sql: str, params: Sequence[Any] = (), /) -> None:
         if sql != self._sql:

@@ -1,8 +1,11 @@
 """Learning paths, their participants, and how far each participant has come.
 
-The tables hold the facts (steps, who joined, which codes each learner holds);
-progress is measured from them when asked, with the same rule the write model
-awards paths by, so a change of steps re-measures every participant at once.
+The tables hold the facts (steps, who joined); which codes a learner holds, and
+until when, comes from the certificates of the training-records read model.
+Progress is measured from them when asked, for the day asked, with the same rule
+the write model awards paths by: a change of steps or of a code's validity
+re-measures every participant at once, and a step's record that expired since
+yesterday no longer counts today.
 """
 
 from __future__ import annotations
@@ -10,11 +13,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from domain import learners as lev
 from domain import paths as ev
 from domain.events import Event
 from domain.paths import Progress, Step, measure
+from domain.validity import still_valid
+from projections.certificates import months_of
 from projections.database import Db, Writer
 from projections.paging import Page, decode_cursor, encode_cursor
 from projections.projection import Apply, Projection
@@ -29,6 +36,7 @@ class PathRow:
     status: str
     pass_mark: int | None
     created_at: str
+    counts_expired: bool
 
 
 @dataclass(frozen=True)
@@ -51,8 +59,9 @@ class PathProgress(Projection):
     """Paths, steps, participants and the codes each learner holds."""
 
     name = "path_progress"
-    version = 1
-    tables = ("learning_paths", "path_steps", "path_participants", "held_codes")
+    version = 2
+    tables = ("learning_paths", "path_steps", "path_participants")
+    retired_tables = ("held_codes",)
     schema = (
         """CREATE TABLE learning_paths (
             path_id TEXT PRIMARY KEY,
@@ -61,7 +70,8 @@ class PathProgress(Projection):
             description TEXT NOT NULL,
             status TEXT NOT NULL,
             pass_mark INTEGER,
-            created_at TEXT NOT NULL
+            created_at TEXT NOT NULL,
+            counts_expired INTEGER NOT NULL DEFAULT 0
         )""",
         "CREATE INDEX learning_paths_by_code ON learning_paths (code_id)",
         """CREATE TABLE path_steps (
@@ -83,29 +93,21 @@ class PathProgress(Projection):
             PRIMARY KEY (path_id, learner_id)
         )""",
         "CREATE INDEX path_participants_by_learner ON path_participants (learner_id)",
-        """CREATE TABLE held_codes (
-            learner_id TEXT NOT NULL,
-            code_id TEXT NOT NULL,
-            record_count INTEGER NOT NULL,
-            PRIMARY KEY (learner_id, code_id)
-        )""",
     )
 
     def handlers(self) -> Mapping[type[Event], Apply]:
         return {
             ev.PathCreated: _created,
             ev.PathStepsSet: _steps_set,
+            ev.PathExpiryRuleSet: _expiry_rule_set,
             lev.PathJoined: _joined,
             lev.PathCompleted: _completed,
-            lev.TrainingRecordAdded: _record_added,
-            lev.TrainingRecordUpdated: _record_updated,
-            lev.TrainingRecordDeleted: _record_deleted,
         }
 
 
 def _created(db: Writer, e: ev.PathCreated) -> None:
     db.write(
-        "INSERT INTO learning_paths VALUES (?,?,?,?,?,NULL,?)",
+        "INSERT INTO learning_paths VALUES (?,?,?,?,?,NULL,?,0)",
         (
             str(e.originator_id),
             e.code_id,
@@ -141,6 +143,13 @@ def _steps_set(db: Writer, e: ev.PathStepsSet) -> None:
     )
 
 
+def _expiry_rule_set(db: Writer, e: ev.PathExpiryRuleSet) -> None:
+    db.write(
+        "UPDATE learning_paths SET counts_expired = ? WHERE path_id = ?",
+        (int(e.counts_expired), str(e.originator_id)),
+    )
+
+
 def _joined(db: Writer, e: lev.PathJoined) -> None:
     db.write(
         "INSERT INTO path_participants VALUES (?,?,?,NULL,NULL) ON CONFLICT DO NOTHING",
@@ -156,39 +165,16 @@ def _completed(db: Writer, e: lev.PathCompleted) -> None:
     )
 
 
-def _hold(db: Writer, learner_id: str, code_id: str | None, n: int) -> None:
-    if code_id is None:
-        return
-    db.write(
-        "INSERT INTO held_codes VALUES (?, ?, ?) ON CONFLICT (learner_id, code_id) "
-        "DO UPDATE SET record_count = held_codes.record_count + excluded.record_count",
-        (learner_id, code_id, n),
-    )
-    if n < 0:
-        db.write(
-            "DELETE FROM held_codes WHERE learner_id = ? AND code_id = ? "
-            "AND record_count <= 0",
-            (learner_id, code_id),
-        )
-
-
-def _record_added(db: Writer, e: lev.TrainingRecordAdded) -> None:
-    _hold(db, str(e.originator_id), e.code_id, 1)
-
-
-def _record_updated(db: Writer, e: lev.TrainingRecordUpdated) -> None:
-    if e.code_id != e.previous_code_id:
-        _hold(db, str(e.originator_id), e.previous_code_id, -1)
-        _hold(db, str(e.originator_id), e.code_id, 1)
-
-
-def _record_deleted(db: Writer, e: lev.TrainingRecordDeleted) -> None:
-    _hold(db, str(e.originator_id), e.code_id, -1)
-
-
 # Queries
 
-_PATH_COLUMNS = "path_id, code_id, title, description, status, pass_mark, created_at"
+_PATH_COLUMNS = (
+    "path_id, code_id, title, description, status, pass_mark, created_at, "
+    "counts_expired"
+)
+
+
+def _path(row: Mapping[str, Any]) -> PathRow:
+    return PathRow(**{**row, "counts_expired": bool(row["counts_expired"])})
 
 
 def path_by_code_id(db: Db, code_id: str) -> PathRow | None:
@@ -196,7 +182,7 @@ def path_by_code_id(db: Db, code_id: str) -> PathRow | None:
     row = db.execute(
         f"SELECT {_PATH_COLUMNS} FROM learning_paths WHERE code_id = ?", (code_id,)
     ).fetchone()
-    return PathRow(**row) if row else None
+    return _path(row) if row else None
 
 
 def paths_by_id(db: Db, path_ids: Sequence[str]) -> dict[str, PathRow]:
@@ -207,7 +193,7 @@ def paths_by_id(db: Db, path_ids: Sequence[str]) -> dict[str, PathRow]:
         f"SELECT {_PATH_COLUMNS} FROM learning_paths WHERE path_id IN ({marks})",
         unique,
     )
-    return {row["path_id"]: PathRow(**row) for row in rows}
+    return {row["path_id"]: _path(row) for row in rows}
 
 
 def steps_of(db: Db, path_id: str) -> tuple[Step, ...]:
@@ -258,27 +244,44 @@ def progress_of(
     path: PathRow,
     steps: tuple[Step, ...],
     learner_ids: Sequence[str],
+    on: date,
 ) -> dict[str, Progress]:
-    """Progress of each learner on ``path``, in one query however many learners."""
-    held: dict[str, set[str]] = defaultdict(set)
+    """Progress of each learner on ``path`` on day ``on``, in two queries.
+
+    A step counts while the learner's newest record of its code is valid on
+    ``on`` (any record at all, on a path that counts expired ones). Only records
+    completed by ``on`` are held on that day.
+    """
+    valid: dict[str, set[str]] = defaultdict(set)
+    expired: dict[str, set[str]] = defaultdict(set)
     if learner_ids and steps:
+        months = months_of(db, [step.code_id for step in steps])
         marks = ",".join("?" * len(learner_ids))
         rows = db.execute(
-            "SELECT h.learner_id, h.code_id FROM held_codes h "
-            "JOIN path_steps s ON s.code_id = h.code_id AND s.path_id = ? "
-            f"WHERE h.learner_id IN ({marks})",
-            [path.path_id, *learner_ids],
+            "SELECT r.learner_id, r.code_id, MAX(r.completion_date) AS newest "
+            "FROM training_records r "
+            "JOIN path_steps s ON s.code_id = r.code_id AND s.path_id = ? "
+            f"WHERE r.learner_id IN ({marks}) AND r.completion_date <= ? "
+            "GROUP BY r.learner_id, r.code_id",
+            [path.path_id, *learner_ids, on.isoformat()],
         )
         for row in rows:
-            held[row["learner_id"]].add(row["code_id"])
+            code_id = row["code_id"]
+            newest = date.fromisoformat(row["newest"])
+            if path.counts_expired or still_valid(newest, months.get(code_id), on):
+                valid[row["learner_id"]].add(code_id)
+            else:
+                expired[row["learner_id"]].add(code_id)
     return {
-        learner_id: measure(steps, path.pass_mark, held[learner_id])
+        learner_id: measure(
+            steps, path.pass_mark, valid[learner_id], expired[learner_id]
+        )
         for learner_id in learner_ids
     }
 
 
 def participant_page(
-    db: Db, path: PathRow, first: int, after: str | None
+    db: Db, path: PathRow, first: int, after: str | None, on: date
 ) -> Page[ProgressRow]:
     """Participants in username order, with their progress."""
     count = db.execute(
@@ -296,7 +299,7 @@ def participant_page(
 
     participants = [ParticipantRow(**row) for row in rows[:first]]
     steps = steps_of(db, path.path_id)
-    progress = progress_of(db, path, steps, [p.learner_id for p in participants])
+    progress = progress_of(db, path, steps, [p.learner_id for p in participants], on)
     return Page(
         items=[ProgressRow(p, progress[p.learner_id]) for p in participants],
         total_count=count,

@@ -22,6 +22,8 @@ class Projection:
     version: ClassVar[int]
     tables: ClassVar[Sequence[str]]
     schema: ClassVar[Sequence[str]]
+    retired_tables: ClassVar[Sequence[str]] = ()
+    """Tables an earlier version had and this one dropped."""
 
     def handlers(self) -> Mapping[type[Event], Apply]:
         """Which events change this read model, and how."""
@@ -29,7 +31,7 @@ class Projection:
 
     def create(self, db: Db) -> None:
         """Create the tables, dropping any older shape first."""
-        for table in self.tables:
+        for table in (*self.tables, *self.retired_tables):
             db.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in self.schema:
             db.execute(statement)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from domain import learners as ev
 from domain.events import Event
+from domain.validity import CodeValiditySet
+from projections import certificates
 from projections.database import Db, Writer
 from projections.paging import Page, decode_cursor, encode_cursor
 from projections.projection import Apply, Projection
@@ -26,14 +28,15 @@ class RecordRow:
     code_id: str | None
     code: str | None
     recorded_at: str
+    validity_months: int | None
 
 
 class TrainingRecords(Projection):
-    """The active records of every learner."""
+    """The active records of every learner, and their certificates."""
 
     name = "training_records"
-    version = 1
-    tables = ("training_records",)
+    version = 2
+    tables = ("training_records", *certificates.TABLES)
     schema = (
         """CREATE TABLE training_records (
             record_id TEXT PRIMARY KEY,
@@ -51,6 +54,7 @@ class TrainingRecords(Projection):
         "ON training_records (learner_id, completion_date, record_id)",
         "CREATE INDEX training_records_by_code "
         "ON training_records (code_id, completion_date, record_id)",
+        *certificates.SCHEMA,
     )
 
     def handlers(self) -> Mapping[type[Event], Apply]:
@@ -58,6 +62,7 @@ class TrainingRecords(Projection):
             ev.TrainingRecordAdded: _added,
             ev.TrainingRecordUpdated: _updated,
             ev.TrainingRecordDeleted: _deleted,
+            CodeValiditySet: certificates.validity_set,
         }
 
 
@@ -77,6 +82,10 @@ def _added(db: Writer, e: ev.TrainingRecordAdded) -> None:
             e.timestamp.isoformat(),
         ),
     )
+    if e.code_id is not None:
+        certificates.record_added(
+            db, str(e.originator_id), e.code_id, e.record_id, e.completion_date
+        )
 
 
 def _updated(db: Writer, e: ev.TrainingRecordUpdated) -> None:
@@ -92,10 +101,16 @@ def _updated(db: Writer, e: ev.TrainingRecordUpdated) -> None:
             e.record_id,
         ),
     )
+    learner_id = str(e.originator_id)
+    codes = {code for code in (e.code_id, e.previous_code_id) if code is not None}
+    for code_id in sorted(codes):
+        certificates.refresh(db, learner_id, code_id)
 
 
 def _deleted(db: Writer, e: ev.TrainingRecordDeleted) -> None:
     db.write("DELETE FROM training_records WHERE record_id = ?", (e.record_id,))
+    if e.code_id is not None:
+        certificates.refresh(db, str(e.originator_id), e.code_id)
 
 
 # Queries
@@ -103,9 +118,11 @@ def _deleted(db: Writer, e: ev.TrainingRecordDeleted) -> None:
 _SELECT = (
     "SELECT r.record_id, r.learner_id, l.username, r.record_type, r.object_id, "
     "r.title, r.training_provider, r.completion_date, r.other_information, "
-    "r.code_id, c.code, r.recorded_at FROM training_records r "
+    "r.code_id, c.code, r.recorded_at, v.months AS validity_months "
+    "FROM training_records r "
     "JOIN learners l ON l.learner_id = r.learner_id "
     "LEFT JOIN codes c ON c.code_id = r.code_id "
+    "LEFT JOIN code_validity v ON v.code_id = r.code_id "
 )
 
 

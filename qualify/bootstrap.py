@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
+from datetime import date
 from uuid import UUID
 
 from domain.application import EventLog, Outcome, Qualify
@@ -66,6 +67,10 @@ class Backend:
     embedded: bool = True
     """Whether this process keeps the read models current (else workers do)."""
     read_timeout: float = READ_TIMEOUT_SECONDS
+
+    def today(self) -> date:
+        """The day statuses and progress are computed for when none is asked."""
+        return self.write_model.clock()
 
     def handle(
         self,

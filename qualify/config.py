@@ -11,6 +11,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from psycopg.conninfo import make_conninfo
 
+from domain.errors import InvalidInput
+from domain.validity import DEFAULT_EXPIRING_DAYS, check_expiring_days
+
 # Tokens signed with this work only outside production; production refuses to start
 # without a secret of its own.
 DEVELOPMENT_SECRET = "qualify-development-secret-not-for-production-use"
@@ -39,6 +42,8 @@ class Settings:
     jwt_secret: str = DEVELOPMENT_SECRET
     environment: Environment = Environment.DEVELOPMENT
     import_max_bytes: int = DEFAULT_IMPORT_MAX_BYTES
+    expiring_days: int = DEFAULT_EXPIRING_DAYS
+    """How many days before its expiry a certificate counts as expiring."""
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -86,12 +91,24 @@ class Settings:
             jwt_secret=secret,
             environment=environment,
             import_max_bytes=import_max_bytes,
+            expiring_days=_expiring_days(env),
         )
 
     @property
     def is_production(self) -> bool:
         """Whether development conveniences (GraphiQL, demo tokens) are off."""
         return self.environment is Environment.PRODUCTION
+
+
+def _expiring_days(env: Mapping[str, str]) -> int:
+    raw = env.get("QUALIFY_EXPIRING_DAYS", str(DEFAULT_EXPIRING_DAYS)).strip()
+    try:
+        return check_expiring_days(int(raw))
+    except (ValueError, InvalidInput):
+        raise ConfigurationError(
+            "QUALIFY_EXPIRING_DAYS must be a whole number of days from 0 to 366, "
+            f"not {raw!r}."
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -227,14 +227,19 @@ def step_codes(backend: Backend, path_code: str = SEED_PATH) -> list[str | None]
 
 
 def progress(
-    backend: Backend, path_code: str = SEED_PATH, username: str = LEARNER
+    backend: Backend,
+    path_code: str = SEED_PATH,
+    username: str = LEARNER,
+    on: date | None = None,
 ) -> Progress:
-    """How far ``username`` has come on the path, as the read model measures it."""
+    """How far ``username`` has come on the path on a day (the backend's today)."""
     path = path_row(backend, path_code)
     user = learner_id(backend, username)
     with backend.store.reading() as db:
         steps = path_progress.steps_of(db, path.path_id)
-        found = path_progress.progress_of(db, path, steps, [user])
+        found = path_progress.progress_of(
+            db, path, steps, [user], on or backend.today()
+        )
     return found[user]
 
 
@@ -298,7 +303,7 @@ def table_rows(store: ReadStore) -> dict[str, list[tuple[object, ...]]]:
 
 
 def busy_scenario(backend: Backend) -> Seed:
-    """A bit of everything: the seed, progress, an award, renames, deletions."""
+    """The seed with a bit of everything: awards, renames, deletes, validity."""
     seed = load_seed(backend)
     for username in (LEARNER, OTHER_LEARNER):
         run(backend, c.JoinPath(SEED_PATH, username))
@@ -309,6 +314,10 @@ def busy_scenario(backend: Backend) -> Seed:
     again = complete(backend, seed.course, DAY_1, username=OTHER_LEARNER).value
     assert again is not None
     run(backend, c.RenameCode("CLAESS", "CLAESS2"))
+    run(backend, c.SetCodeValidity("CLAESS2", 12))
+    run(backend, c.SetCodeValidity("CLAROTAT", 24))
+    run(backend, c.SetCodeValidity("CLAROTAT", None))
+    run(backend, c.SetPathCountsExpired(SEED_PATH, True))
     run(backend, c.CreateCode("CPR", "First aid"))
     manual = value(
         backend, c.AddTrainingRecord(OTHER_LEARNER, "First aid", DAY_2, code="CPR")

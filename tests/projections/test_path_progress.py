@@ -35,8 +35,10 @@ def test_participant_page_lists_participants_by_username_with_progress(
     path = path_row(backend)
 
     with backend.store.reading() as db:
-        first = path_progress.participant_page(db, path, 2, None)
-        rest = path_progress.participant_page(db, path, 2, first.cursors[-1])
+        first = path_progress.participant_page(db, path, 2, None, backend.today())
+        rest = path_progress.participant_page(
+            db, path, 2, first.cursors[-1], backend.today()
+        )
 
     assert first.total_count == 3
     assert [
@@ -92,6 +94,8 @@ def test_a_record_moved_off_a_step_code_no_longer_counts(
     user = learner_id(backend)
     with backend.store.reading() as db:
         steps = path_progress.steps_of(db, path.path_id)
-        measured = path_progress.progress_of(db, path, steps, [user])[user]
+        measured = path_progress.progress_of(db, path, steps, [user], backend.today())[
+            user
+        ]
     assert [s.title for s in measured.satisfied] == ["Claromentis Tips and Tricks"]
     assert (measured.points_earned, measured.percent) == (10, 25)

@@ -114,7 +114,8 @@ def test_registers_learners_with_some_activity(backend):
         path = path_by_code_id(db, path_code.code_id)
         assert path is not None
         participants = participant_ids(db, path.path_id)
-        progress = progress_of(db, path, steps_of(db, path.path_id), participants)
+        steps = steps_of(db, path.path_id)
+        progress = progress_of(db, path, steps, participants, backend.today())
         course = activity(db, summary.course_id)
     assert len(learners) == 4
     assert all(
