@@ -12,12 +12,14 @@ import pytest
 
 from domain import commands as c
 from domain.errors import Forbidden, InvalidInput, NotFound
-from domain.principal import Principal, Role
+from domain.imports import read_file
+from domain.principal import SYSTEM, Principal, Role
 from domain.validity import CertificateStatus
 from projections import certificates, code_usage
 from projections.paging import Page
 from projections.verification import verify
 from qualify.bootstrap import Backend, all_projections
+from tests.csv_support import csv_file, import_row
 from tests.support import (
     LEARNER,
     OTHER_LEARNER,
@@ -454,3 +456,28 @@ def test_a_shorter_validity_never_takes_an_award_back(
     assert participant(backend, PATH).completed_at is not None  # type: ignore[union-attr]
     measured = progress(backend, PATH)
     assert (measured.points_earned, measured.complete) == (10, False)
+
+
+def test_an_imported_newer_record_renews_and_the_old_one_stays(
+    backend: Backend, cpr: str
+) -> None:
+    run(backend, c.SetCodeValidity("CPR", 12))
+    complete(backend, cpr, date(2023, 3, 1))
+    data = csv_file(
+        import_row(title="CPR refresher", completed="2025-02-01", code="CPR"),
+        import_row(title="CPR, older paper", completed="2022-01-01", code="CPR"),
+    )
+    outcome = backend.handle(
+        c.ImportTrainingRecords("renewals.csv", read_file(data, TODAY)), SYSTEM
+    )
+    assert outcome.report is not None
+    assert outcome.report.applied
+
+    assert sorted(r.completion_date for r in records_of(backend)) == [
+        "2022-01-01",
+        "2023-03-01",
+        "2025-02-01",
+    ]
+    assert certificate(backend) == ("2025-02-01", "2026-02-01")
+    assert report(backend, CertificateStatus.EXPIRED).items == []
+    assert_rebuild_equals_live(backend)
