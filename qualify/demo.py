@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from domain.commands import (
+    AddTrainingRecord,
     Command,
     CompleteContent,
     CreateCode,
@@ -21,6 +22,7 @@ from domain.commands import (
     Module,
     RegisterUser,
     Session,
+    SetCodeValidity,
     StepInput,
 )
 from domain.content import ContentKind, Status
@@ -219,6 +221,24 @@ def _add_activity(backend: Backend, course_id: str, drop_in_id: str) -> None:
 
     _run(backend, JoinPath(_PATH_CODE, oliver))
     _run(backend, Enrol(drop_in_id, oliver))
+
+    # Something for the Certificate Expiration page: CPR lasts two years.
+    priya = _LEARNERS[2][0]
+    _run(backend, SetCodeValidity("CPR", 24))
+    for username, completed in (
+        (amelia, date(2023, 9, 14)),
+        (priya, date(2025, 11, 20)),
+    ):
+        _run(
+            backend,
+            AddTrainingRecord(
+                username,
+                "Basic life support and CPR",
+                completed,
+                training_provider="St John Ambulance",
+                code="CPR",
+            ),
+        )
 
 
 def _run(backend: Backend, command: Command) -> str:
