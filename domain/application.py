@@ -20,6 +20,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from domain import commands as c
+from domain.access import Access, access_id
 from domain.codes import (
     CodeCreated,
     CodeName,
@@ -240,6 +241,10 @@ class Qualify:
             c.UpdateTrainingRecord: self._update_training_record,
             c.DeleteRecord: self._delete_record,
             c.ImportTrainingRecords: self._import_training_records,
+            c.AssignRole: self._assign_role,
+            c.GrantRight: self._grant_right,
+            c.RevokeRight: self._revoke_right,
+            c.SetManager: self._set_manager,
         }
 
     def execute(
@@ -554,7 +559,7 @@ class Qualify:
 
     def _join_path(self, unit: _Unit, cmd: c.JoinPath, by: Principal) -> str:
         # Rights first, so a learner cannot probe which usernames exist.
-        by.require_self_or(normalise_username(cmd.username), Right.MANAGE_RECORDS)
+        _require_self_or_edit(by, normalise_username(cmd.username))
         learner = self._learner(unit, cmd.username)
         path = self._path(unit, normalise_code(cmd.path_code, field="pathCode"))
         if not path.is_live:
@@ -565,7 +570,7 @@ class Qualify:
         return str(path.id)
 
     def _enrol(self, unit: _Unit, cmd: c.Enrol, by: Principal) -> str:
-        by.require_self_or(normalise_username(cmd.username), Right.MANAGE_RECORDS)
+        _require_self_or_edit(by, normalise_username(cmd.username))
         learner = self._learner(unit, cmd.username)
         content = self._live_content(unit, cmd.content_id)
 
@@ -575,7 +580,7 @@ class Qualify:
     def _complete_content(
         self, unit: _Unit, cmd: c.CompleteContent, by: Principal
     ) -> str | None:
-        by.require(Right.MANAGE_RECORDS)
+        by.require_edit(normalise_username(cmd.username))
         learner = self._learner(unit, cmd.username)
         content = self._live_content(unit, cmd.content_id)
         completed = _check_completion_date(cmd.completion_date)
@@ -614,7 +619,7 @@ class Qualify:
     def _add_training_record(
         self, unit: _Unit, cmd: c.AddTrainingRecord, by: Principal
     ) -> str:
-        by.require(Right.MANAGE_RECORDS)
+        by.require_edit(normalise_username(cmd.username))
         learner = self._learner(unit, cmd.username)
         code_id = None
         if cmd.code is not None:
@@ -639,8 +644,8 @@ class Qualify:
     def _update_training_record(
         self, unit: _Unit, cmd: c.UpdateTrainingRecord, by: Principal
     ) -> str:
-        by.require(Right.MANAGE_RECORDS)
         learner, old = self._find_record(unit, cmd.record_id)
+        by.require_edit(learner.username)
         code_id = old.code_id
         if cmd.code is None:
             code_id = None
@@ -679,8 +684,8 @@ class Qualify:
         return new.record_id
 
     def _delete_record(self, unit: _Unit, cmd: c.DeleteRecord, by: Principal) -> str:
-        by.require(Right.MANAGE_RECORDS)
         learner, record = self._find_record(unit, cmd.record_id)
+        by.require_edit(learner.username)
 
         if record.code_id:
             unit.record_deltas[record.code_id] -= 1
@@ -692,7 +697,8 @@ class Qualify:
     def _import_training_records(
         self, unit: _Unit, cmd: c.ImportTrainingRecords, by: Principal
     ) -> str:
-        by.require(Right.MANAGE_RECORDS)
+        if not by.rights & _EDIT_RIGHTS:
+            by.require(Right.EDIT_ALL_RECORDS)
         parsed = cmd.parsed
         import_id = current_acting().correlation_id
         problems = list(parsed.problems)
@@ -701,7 +707,7 @@ class Qualify:
 
         for row in parsed.rows:
             found: list[Problem] = []
-            outcome = self._import_row(unit, row, batch, found)
+            outcome = self._import_row(unit, row, batch, found, by)
             problems += found
             if outcome is not None:
                 outcomes.append(outcome)
@@ -748,10 +754,17 @@ class Qualify:
         row: ImportRow,
         batch: _ImportBatch,
         problems: list[Problem],
+        by: Principal,
     ) -> RowOutcome | None:
         def problem(column: str, value: str, reason: str) -> None:
             problems.append(Problem(row.number, column, value, reason))
 
+        # Checked before the user is looked up, so a file cannot probe usernames.
+        if not by.can_edit(row.username):
+            problem(
+                NAME, row.username, "You may not change this user's training records"
+            )
+            return None
         learner = batch.learners.get(row.username) or unit.find(
             Learner, learner_id(row.username)
         )
@@ -866,6 +879,75 @@ class Qualify:
             problem(
                 OBJECT_ID, row.object_id, f"There is no {label.lower()} with that id"
             )
+
+    # Access
+
+    def _assign_role(self, unit: _Unit, cmd: c.AssignRole, by: Principal) -> str:
+        by.require(Right.MANAGE_PERMISSIONS)
+        access, new = self._access(unit, cmd.username)
+
+        access.assign(cmd.role)
+        return self._keep(unit, access, new)
+
+    def _grant_right(self, unit: _Unit, cmd: c.GrantRight, by: Principal) -> str:
+        by.require(Right.MANAGE_PERMISSIONS)
+        access, new = self._access(unit, cmd.username)
+
+        access.grant(cmd.right)
+        return self._keep(unit, access, new)
+
+    def _revoke_right(self, unit: _Unit, cmd: c.RevokeRight, by: Principal) -> str:
+        by.require(Right.MANAGE_PERMISSIONS)
+        access, new = self._access(unit, cmd.username)
+
+        if cmd.right not in access.granted:
+            raise InvalidInput(
+                f"{access.username} was never granted the right to "
+                f"{cmd.right.value} on its own; a role's rights change only by "
+                "assigning another role.",
+                field="right",
+            )
+        access.revoke(cmd.right)
+        return self._keep(unit, access, new)
+
+    def _set_manager(self, unit: _Unit, cmd: c.SetManager, by: Principal) -> str:
+        by.require(Right.MANAGE_PERMISSIONS)
+        access, new = self._access(unit, cmd.username)
+        manager = (
+            None
+            if cmd.manager is None
+            else normalise_username(cmd.manager, field="manager")
+        )
+
+        # Walk up from the new manager: meeting the user would close a loop.
+        above = manager
+        seen: set[str] = set()
+        while above is not None and above not in seen:
+            if above == access.username:
+                raise InvalidInput(
+                    f"{manager} cannot manage {access.username}: "
+                    f"{access.username} is already in {manager}'s chain of managers.",
+                    field="manager",
+                )
+            seen.add(above)
+            boss = unit.find(Access, access_id(above))
+            above = boss.manager if boss else None
+        access.report_to(manager)
+        return self._keep(unit, access, new)
+
+    def _access(self, unit: _Unit, raw: str) -> tuple[Access, bool]:
+        """A user's access, and whether it is new (not stored yet)."""
+        username = normalise_username(raw)
+        found = unit.find(Access, access_id(username))
+        if found is not None:
+            return found, False
+        return Access.open(username), True
+
+    def _keep(self, unit: _Unit, access: Access, new: bool) -> str:
+        # A new access that decided nothing is not stored, so a no-op leaves no trace.
+        if new and access.version > 1:
+            unit.add(access)
+        return access.username
 
     def _award_paths(self, unit: _Unit, learner: Learner) -> None:
         """Award every joined path the learner's records now complete, once each."""
@@ -1121,6 +1203,17 @@ def _session(index: int, session: c.Session) -> dict[str, Any]:
     if session.location is not None:
         location = check_text(session.location, f"{field}.location") or None
     return {"starts_at": session.starts_at.isoformat(), "location": location}
+
+
+_EDIT_RIGHTS = frozenset(
+    {Right.EDIT_OWN_RECORDS, Right.EDIT_SUBORDINATE_RECORDS, Right.EDIT_ALL_RECORDS}
+)
+
+
+def _require_self_or_edit(by: Principal, username: str) -> None:
+    # Anyone may join a path or enrol for themselves; for others, editing rights.
+    if username != by.username:
+        by.require_edit(username)
 
 
 def _check_completion_date(value: date) -> date:

@@ -12,6 +12,7 @@ from enum import Enum
 
 from domain.content import ContentKind, Status
 from domain.imports import ParsedFile
+from domain.principal import Right, Role
 
 
 class Unchanged(Enum):
@@ -176,6 +177,32 @@ class DeleteRecord:
 
 
 @dataclass(frozen=True)
+class AssignRole:
+    username: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class GrantRight:
+    username: str
+    right: Right
+
+
+@dataclass(frozen=True)
+class RevokeRight:
+    username: str
+    right: Right
+
+
+@dataclass(frozen=True)
+class SetManager:
+    """Who ``username`` reports to; None means nobody."""
+
+    username: str
+    manager: str | None
+
+
+@dataclass(frozen=True)
 class ImportTrainingRecords:
     """A whole CSV file of records, read already; applied entirely or not at all."""
 
@@ -203,4 +230,8 @@ Command = (
     | UpdateTrainingRecord
     | DeleteRecord
     | ImportTrainingRecords
+    | AssignRole
+    | GrantRight
+    | RevokeRight
+    | SetManager
 )

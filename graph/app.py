@@ -106,9 +106,15 @@ class QualifyGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        # The token says who; the store says what they may do now.
+        token = request.state.principal
+        principal = await run_in_threadpool(
+            self.backend.principal, token.username, token.role
+        )
+        request.state.principal = principal
         context = Context(
             backend=self.backend,
-            principal=request.state.principal,
+            principal=principal,
             correlation_id=request.state.correlation_id,
             idempotency_key=request.headers.get("idempotency-key"),
         )

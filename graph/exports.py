@@ -29,7 +29,7 @@ from domain.learners import RecordType
 from domain.principal import Principal, Right
 from domain.validity import CertificateStatus, status_on
 from graph.auth import principal_from_header
-from graph.scope import code_name, record_keys, whose_records
+from graph.scope import code_name, reach_of, record_keys, whose_records
 from projections.certificates import CertificateRow, ExpiryFilter, expiring
 from projections.training_records import ExportFilter, ExportRow, export_page
 from qualify.bootstrap import Backend
@@ -118,7 +118,8 @@ def _cells(row: ExportRow) -> list[str]:
     ]
 
 
-def _filter(backend: Backend, principal: Principal, request: Request) -> ExportFilter:
+def _filter(backend: Backend, token: Principal, request: Request) -> ExportFilter:
+    principal = backend.principal(token.username, token.role)
     params = request.query_params
     unknown = set(params) - {"username", "code", "from", "to"}
     if unknown:
@@ -126,22 +127,24 @@ def _filter(backend: Backend, principal: Principal, request: Request) -> ExportF
             f"Unknown filter {sorted(unknown)[0]!r}; use username, code, from, to.",
             field=sorted(unknown)[0],
         )
-    username = whose_records(principal, params.get("username"))
+    whose = whose_records(principal, params.get("username"))
     code = code_name(params.get("code"))
     with backend.store.reading() as db:
-        learner_id, code_id = record_keys(db, username, code)
+        learner_id, code_id = record_keys(db, whose.username, code)
     return ExportFilter(
         learner_id=learner_id,
         code_id=code_id,
+        among=whose.learner_ids(),
         completed_from=_day(params.get("from"), "from"),
         completed_to=_day(params.get("to"), "to"),
     )
 
 
 def _expiry_filter(
-    backend: Backend, principal: Principal, request: Request
+    backend: Backend, token: Principal, request: Request
 ) -> ExpiryFilter:
-    principal.require(Right.VIEW_ALL_RECORDS)
+    principal = backend.principal(token.username, token.role)
+    principal.require(Right.VIEW_REPORTS)
     params = request.query_params
     unknown = set(params) - {"status", "before", "code"}
     if unknown:
@@ -166,6 +169,7 @@ def _expiry_filter(
         status=status,
         before=date.fromisoformat(before) if before else None,
         code_id=code_id,
+        among=reach_of(principal).learner_ids(),
     )
 
 

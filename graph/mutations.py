@@ -22,15 +22,27 @@ from domain.content import Status as DomainStatus
 from domain.errors import InvalidInput, QualifyError
 from domain.imports import ImportRefused, ImportRejected, read_file
 from domain.learners import latest_completion_date, normalise_username
+from domain.principal import Right
+from domain.principal import Role as DomainRole
 from graph.context import Info
 from graph.errors import UserError
-from graph.queries import read_code, read_content, read_path, read_progress, read_record
+from graph.queries import (
+    read_code,
+    read_content,
+    read_path,
+    read_permissions,
+    read_progress,
+    read_record,
+)
 from graph.types import (
     ImportReport,
     LearningContent,
     LearningPath,
     PathProgress,
+    Permissions,
     QualificationCode,
+    RightName,
+    Role,
     Status,
     TrainingRecord,
     User,
@@ -259,6 +271,24 @@ class DeleteRecordInput:
 
 
 @strawberry.input
+class AssignRoleInput:
+    username: str
+    role: Role  # type: ignore[valid-type]
+
+
+@strawberry.input
+class RightInput:
+    username: str
+    right: RightName  # type: ignore[valid-type]
+
+
+@strawberry.input
+class SetManagerInput:
+    username: str
+    manager: str | None = strawberry.field(description="null: reports to nobody.")
+
+
+@strawberry.input
 class ImportTrainingRecordsInput:
     file: Upload = strawberry.field(description="A CSV file, as the export writes.")
     dry_run: bool = strawberry.field(
@@ -318,6 +348,12 @@ class ImportPayload:
     report: ImportReport | None = strawberry.field(
         description="Null only when the file could not be read at all."
     )
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class PermissionsPayload:
+    permissions: Permissions | None
     user_errors: list[UserError]
 
 
@@ -661,6 +697,54 @@ class Mutation:
             else None,
             user_errors=errors,
         )
+
+    @strawberry.mutation(description="Give a user a role in place of any earlier one.")
+    async def assign_role(
+        self, info: Info, input: AssignRoleInput
+    ) -> PermissionsPayload:
+        return await _permissions_change(
+            info, lambda: c.AssignRole(input.username, DomainRole(input.role))
+        )
+
+    @strawberry.mutation(description="Grant a user one right beyond their role's.")
+    async def grant_right(self, info: Info, input: RightInput) -> PermissionsPayload:
+        return await _permissions_change(
+            info, lambda: c.GrantRight(input.username, Right(input.right))
+        )
+
+    @strawberry.mutation(description="Take back a right granted to a user alone.")
+    async def revoke_right(self, info: Info, input: RightInput) -> PermissionsPayload:
+        return await _permissions_change(
+            info, lambda: c.RevokeRight(input.username, Right(input.right))
+        )
+
+    @strawberry.mutation(
+        description="Set whom a user reports to; their manager's chain sees their "
+        "records with subordinates' rights."
+    )
+    async def set_manager(
+        self, info: Info, input: SetManagerInput
+    ) -> PermissionsPayload:
+        return await _permissions_change(
+            info, lambda: c.SetManager(input.username, input.manager)
+        )
+
+
+async def _permissions_change(
+    info: Info, build: Callable[[], c.Command]
+) -> PermissionsPayload:
+    outcome, errors = await _run(info, build)
+    principal = info.context.principal
+
+    def read(db: Db, username: str) -> Permissions:
+        own = username == principal.username
+        # Another user's token is not at hand: their role is known only if assigned.
+        role = principal.role if own else DomainRole.LEARNER
+        return read_permissions(db, username, role, own)
+
+    return PermissionsPayload(
+        permissions=await _result(info, outcome, read), user_errors=errors
+    )
 
 
 async def _read_upload(upload: object, limit: int) -> tuple[str, bytes]:

@@ -17,7 +17,7 @@ from domain.codes import normalise_code
 from domain.content import Status as DomainStatus
 from domain.errors import NotFound
 from domain.learners import normalise_username
-from domain.principal import Principal, Right
+from domain.principal import Right, Role
 from domain.validity import (
     CertificateStatus as DomainCertificateStatus,
 )
@@ -28,7 +28,7 @@ from domain.validity import (
 )
 from graph.context import Info
 from graph.exports import expirations_url, export_url
-from graph.scope import code_name, record_keys, whose_records
+from graph.scope import code_name, reach_of, record_keys, whose_records
 from graph.types import (
     Certificate,
     CertificateStatus,
@@ -38,11 +38,13 @@ from graph.types import (
     LearningContent,
     LearningPath,
     PathProgress,
+    Permissions,
     QualificationCode,
     TrainingRecord,
     connection,
 )
 from projections import (
+    access,
     certificates,
     code_usage,
     course_activity,
@@ -118,6 +120,19 @@ def read_record(db: Db, record_id: str) -> TrainingRecord | None:
     return TrainingRecord.of(row) if row else None
 
 
+def read_permissions(
+    db: Db, username: str, token_role: Role, role_known: bool
+) -> Permissions:
+    """A user's permissions; without ``role_known`` their token's role is unknown."""
+    principal = access.principal_for(db, username, token_role)
+    return Permissions.of(
+        principal,
+        access.assigned_role(db, username),
+        access.manager_of(db, username),
+        role_known,
+    )
+
+
 def canonical_id(value: str) -> str | None:
     """An id in the form this system issues it, or None for anything else."""
     try:
@@ -131,11 +146,6 @@ def _visible(info: Info, found: LearningContent | LearningPath | None) -> bool:
     if found is None or found.status is not DomainStatus.DRAFT:
         return True
     return info.context.principal.can(Right.MANAGE_CONTENT)
-
-
-def _require_self_or_all(principal: Principal, username: str) -> None:
-    # Learners see only their own records and progress.
-    principal.require_self_or(username, Right.VIEW_ALL_RECORDS)
 
 
 @strawberry.type
@@ -196,7 +206,7 @@ class Query:
     ) -> PathProgress | None:
         name = normalise_code(path_code, field="pathCode")
         user = normalise_username(username)
-        _require_self_or_all(info.context.principal, user)
+        info.context.principal.require_view(user)
         day = on or info.context.backend.today()
         return await info.context.read(lambda db: read_progress(db, name, user, day))
 
@@ -212,13 +222,13 @@ class Query:
         after: str | None = None,
     ) -> Connection[TrainingRecord]:
         check_page_size(first)
-        principal = info.context.principal
-        user = whose_records(principal, username)
+        whose = whose_records(info.context.principal, username)
         name = code_name(code)
+        among = whose.learner_ids()
 
         def query(db: Db) -> Connection[TrainingRecord]:
-            learner_id, code_id = record_keys(db, user, name)
-            page = records.record_page(db, learner_id, code_id, first, after)
+            learner_id, code_id = record_keys(db, whose.username, name)
+            page = records.record_page(db, learner_id, code_id, first, after, among)
             return connection(page, [TrainingRecord.of(r) for r in page.items])
 
         return await info.context.read(query)
@@ -239,10 +249,12 @@ class Query:
         first: int = 50,
         after: str | None = None,
     ) -> Connection[Certificate]:
-        info.context.principal.require(Right.VIEW_ALL_RECORDS)
+        principal = info.context.principal
+        principal.require(Right.VIEW_REPORTS)
         check_page_size(first)
         backend = info.context.backend
         name = code_name(code)
+        among = reach_of(principal).learner_ids()
         day = backend.today()
         window = backend.settings.expiring_days
 
@@ -252,6 +264,7 @@ class Query:
                 status=None if status is None else DomainCertificateStatus(status),
                 before=before,
                 code_id=code_id,
+                among=among,
             )
             page = certificates.expiry_page(db, only, day, window, first, after)
             nodes = [Certificate.of(row, day, window) for row in page.items]
@@ -270,7 +283,7 @@ class Query:
         before: date | None = None,
         code: str | None = None,
     ) -> str:
-        info.context.principal.require(Right.VIEW_ALL_RECORDS)
+        info.context.principal.require(Right.VIEW_REPORTS)
         name = code_name(code)
         chosen = None if status is None else DomainCertificateStatus(status)
         return expirations_url(chosen, before, name)
@@ -283,7 +296,7 @@ class Query:
         self, info: Info, username: str, code: str, on: date | None = None
     ) -> Certificate | None:
         user = normalise_username(username)
-        _require_self_or_all(info.context.principal, user)
+        info.context.principal.require_view(user)
         name = normalise_code(code)
         backend = info.context.backend
         day = on or backend.today()
@@ -351,6 +364,20 @@ class Query:
 
         return await info.context.read(query)
 
+    @strawberry.field(
+        description="What a user may do: yourself when no username is given; "
+        "anyone else's needs the right to manage permissions."
+    )
+    async def permissions(self, info: Info, username: str | None = None) -> Permissions:
+        principal = info.context.principal
+        user = normalise_username(username) if username else principal.username
+        own = user == principal.username
+        if not own:
+            principal.require(Right.MANAGE_PERMISSIONS)
+        # Another user's token is not at hand: their role is known only if assigned.
+        role = principal.role if own else Role.LEARNER
+        return await info.context.read(lambda db: read_permissions(db, user, role, own))
+
     @strawberry.field(description="Everything a rename of this code would touch.")
     async def rename_impact(self, info: Info, code: str) -> RenameImpact | None:
         info.context.principal.require(Right.MANAGE_CONTENT)
@@ -374,7 +401,7 @@ class Query:
     async def course_activity(
         self, info: Info, content_id: strawberry.ID
     ) -> CourseActivity | None:
-        info.context.principal.require(Right.VIEW_ALL_RECORDS)
+        info.context.principal.require(Right.VIEW_REPORTS)
         key = canonical_id(content_id)
         if key is None:
             return None
@@ -400,7 +427,7 @@ class Query:
     ) -> str:
         user = normalise_username(username) if username else None
         if user is not None:
-            _require_self_or_all(info.context.principal, user)
+            info.context.principal.require_view(user)
         name = normalise_code(code) if code else None
         return export_url(user, name, completed_from, completed_to)
 

@@ -2,26 +2,57 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from domain.codes import normalise_code
 from domain.errors import NotFound
-from domain.learners import normalise_username
+from domain.learners import learner_id, normalise_username
 from domain.principal import Principal, Right
 from projections import code_usage, learners
 from projections.database import Db
 
 
-def whose_records(principal: Principal, username: str | None) -> str | None:
-    """The username a listing is about; None means everyone's.
+@dataclass(frozen=True)
+class Whose:
+    """The learners a listing covers: one by name, some, or (both None) everyone."""
 
-    Learners see only their own records: naming nobody means themselves, and
-    naming someone else is refused.
+    username: str | None = None
+    among: frozenset[str] | None = None
+    """Usernames the listing is limited to, when the reader sees only some."""
+
+    def learner_ids(self) -> tuple[str, ...] | None:
+        """``among`` as the read models' learner ids, in a stable order."""
+        if self.among is None:
+            return None
+        return tuple(sorted(str(learner_id(name)) for name in self.among))
+
+
+def whose_records(principal: Principal, username: str | None) -> Whose:
+    """Whose records a listing is about, refused when the reader may not see them.
+
+    Naming somebody needs the right to see that person's records; naming nobody
+    lists everyone the reader may see: everyone, their subordinates and
+    themselves, or only themselves.
     """
-    user = normalise_username(username) if username else None
-    if user is None and not principal.can(Right.VIEW_ALL_RECORDS):
-        user = principal.username
-    if user is not None:
-        principal.require_self_or(user, Right.VIEW_ALL_RECORDS)
-    return user
+    if username:
+        user = normalise_username(username)
+        principal.require_view(user)
+        return Whose(username=user)
+
+    reach = principal.viewable()
+    if reach is None:
+        return Whose()
+    if not reach:
+        principal.require(Right.VIEW_OWN_RECORDS)
+    if reach == {principal.username}:
+        return Whose(username=principal.username)
+    return Whose(among=reach)
+
+
+def reach_of(principal: Principal) -> Whose:
+    """Everyone whose rows a report may show this reader."""
+    reach = principal.viewable()
+    return Whose() if reach is None else Whose(among=reach)
 
 
 def code_name(code: str | None) -> str | None:
@@ -33,15 +64,15 @@ def record_keys(
     db: Db, username: str | None, code: str | None
 ) -> tuple[str | None, str | None]:
     """The learner id and code id a listing filters on, or NotFound naming which."""
-    learner_id = code_id = None
+    learner_key = code_id = None
     if username is not None:
         learner = learners.learner_by_username(db, username)
         if learner is None:
             raise NotFound(f"No user is registered as {username}.", field="username")
-        learner_id = learner.learner_id
+        learner_key = learner.learner_id
     if code is not None:
         row = code_usage.live_code(db, code)
         if row is None:
             raise NotFound(f"There is no qualification code {code}.", field="code")
         code_id = row.code_id
-    return learner_id, code_id
+    return learner_key, code_id

@@ -14,10 +14,12 @@ from domain.imports import Action
 from domain.imports import ImportReport as DomainImportReport
 from domain.learners import RecordType as DomainRecordType
 from domain.paths import Progress, Step
-from domain.principal import Right
+from domain.principal import Principal, Right
+from domain.principal import Role as DomainRole
 from domain.validity import CertificateStatus as DomainCertificateStatus
 from domain.validity import expiry_date, status_on
 from graph.context import Info
+from graph.scope import reach_of
 from projections import path_progress
 from projections.certificates import CertificateRow
 from projections.code_usage import CodeRow, Use, ValidityChangeRow
@@ -34,6 +36,8 @@ Status = strawberry.enum(DomainStatus, description="Draft or live.")
 RecordType = strawberry.enum(
     DomainRecordType, description="What produced a training record."
 )
+Role = strawberry.enum(DomainRole, description="A named bundle of rights.")
+RightName = strawberry.enum(Right, name="Right", description="What an operation needs.")
 CertificateStatus = strawberry.enum(
     DomainCertificateStatus,
     description="A record on a given day: valid, expiring within the configured "
@@ -427,14 +431,16 @@ class LearningPath:
         after: str | None = None,
         on: date | None = None,
     ) -> Connection[PathProgress]:
-        info.context.principal.require(Right.VIEW_ALL_RECORDS)
+        principal = info.context.principal
+        principal.require(Right.VIEW_REPORTS)
         check_page_size(first)
         path_id = str(self.id)
         day = on or info.context.backend.today()
+        among = reach_of(principal).learner_ids()
 
         def query(db: Db) -> Page[ProgressRow]:
             path = path_progress.paths_by_id(db, [path_id])[path_id]
-            return path_progress.participant_page(db, path, first, after, day)
+            return path_progress.participant_page(db, path, first, after, day, among)
 
         page = await info.context.read(query)
         nodes = [
@@ -458,6 +464,48 @@ class LearningPath:
             total_points=sum(step.points for step in steps),
             counts_expired=row.counts_expired,
             names=names,
+        )
+
+
+@strawberry.type(description="What a user may do, and where they sit in the hierarchy.")
+class Permissions:
+    username: str
+    role: Role | None = strawberry.field(  # type: ignore[valid-type]
+        description="The role in force: the one assigned here, else the one the "
+        "user's token names (known only for yourself)."
+    )
+    assigned_role: Role | None = strawberry.field(  # type: ignore[valid-type]
+        description="The role assigned with assignRole; null: the token's applies."
+    )
+    rights: list[RightName] = strawberry.field(  # type: ignore[valid-type]
+        description="Every right held: the role's and the user's own grants."
+    )
+    granted_rights: list[RightName] = strawberry.field(  # type: ignore[valid-type]
+        description="Rights granted to this user alone."
+    )
+    manager: str | None
+    subordinates: list[str] = strawberry.field(
+        description="Everyone whose chain of managers reaches this user."
+    )
+
+    @classmethod
+    def of(
+        cls,
+        principal: Principal,
+        assigned: DomainRole | None,
+        manager: str | None,
+        role_known: bool,
+    ) -> Permissions:
+        role = principal.role if role_known or assigned else None
+        rights = principal.rights if role is not None else principal.granted
+        return cls(
+            username=principal.username,
+            role=role,
+            assigned_role=assigned,
+            rights=sorted(rights, key=list(Right).index),
+            granted_rights=sorted(principal.granted, key=list(Right).index),
+            manager=manager,
+            subordinates=sorted(principal.subordinates),
         )
 
 

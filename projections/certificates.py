@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from domain.validity import CertificateStatus, CodeValiditySet, expiry_date
-from projections.database import Db, Writer
+from projections.database import Db, Writer, one_of
 from projections.paging import Page, decode_cursor, encode_cursor
 
 TABLES = ("code_validity", "certificates")
@@ -148,6 +148,8 @@ class ExpiryFilter:
     status: CertificateStatus | None = None
     before: date | None = None
     code_id: str | None = None
+    among: tuple[str, ...] | None = None
+    """Learner ids the report is limited to."""
 
 
 def _conditions(
@@ -156,8 +158,9 @@ def _conditions(
     # Mirrors domain.validity.status_on, as conditions on the stored expiry date.
     soon = (on + timedelta(days=expiring_days)).isoformat()
     today = on.isoformat()
-    where = ["c.expires_on IS NOT NULL", "c.completion_date <= ?"]
-    params: list[object] = [today]
+    reach, params = one_of("c.learner_id", only.among)
+    where = [reach, "c.expires_on IS NOT NULL", "c.completion_date <= ?"]
+    params.append(today)
     if only.status is CertificateStatus.EXPIRED:
         where.append("c.expires_on <= ?")
         params.append(today)

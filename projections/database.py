@@ -60,6 +60,18 @@ class Writer(Db, Protocol):
         ...
 
 
+def one_of(column: str, values: Sequence[str] | None) -> tuple[str, list[object]]:
+    """A condition that ``column`` is one of ``values``; None means no condition.
+
+    An empty list matches nothing.
+    """
+    if values is None:
+        return "1 = 1", []
+    if not values:
+        return "1 = 0", []
+    return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+
 class BufferedWriter:
     """Groups runs of the same write statement into one ``executemany``."""
 

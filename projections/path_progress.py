@@ -22,7 +22,7 @@ from domain.events import Event
 from domain.paths import Progress, Step, measure
 from domain.validity import still_valid
 from projections.certificates import months_of
-from projections.database import Db, Writer
+from projections.database import Db, Writer, one_of
 from projections.paging import Page, decode_cursor, encode_cursor
 from projections.projection import Apply, Projection
 
@@ -281,14 +281,20 @@ def progress_of(
 
 
 def participant_page(
-    db: Db, path: PathRow, first: int, after: str | None, on: date
+    db: Db,
+    path: PathRow,
+    first: int,
+    after: str | None,
+    on: date,
+    among: Sequence[str] | None = None,
 ) -> Page[ProgressRow]:
-    """Participants in username order, with their progress."""
+    """Participants in username order, with their progress, of learners ``among``."""
+    reach, params = one_of("p.learner_id", among)
+    condition = f"p.path_id = ? AND {reach}"
+    params.insert(0, path.path_id)
     count = db.execute(
-        "SELECT COUNT(*) FROM path_participants WHERE path_id = ?", (path.path_id,)
+        f"SELECT COUNT(*) FROM path_participants p WHERE {condition}", params
     ).fetchone()[0]
-    condition = "p.path_id = ?"
-    params: list[object] = [path.path_id]
     if after is not None:
         condition += " AND l.username > ?"
         params += decode_cursor(after, "participant")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from domain import learners as ev
 from domain.events import Event
 from domain.validity import CodeValiditySet
 from projections import certificates
-from projections.database import Db, Writer
+from projections.database import Db, Writer, one_of
 from projections.paging import Page, decode_cursor, encode_cursor
 from projections.projection import Apply, Projection
 
@@ -132,10 +132,11 @@ def record_page(
     code_id: str | None,
     first: int,
     after: str | None,
+    among: Sequence[str] | None = None,
 ) -> Page[RecordRow]:
-    """Records newest first, for a learner, a code, or both."""
-    where: list[str] = []
-    params: list[object] = []
+    """Records newest first, for a learner, a code, or both, of learners ``among``."""
+    condition, params = one_of("r.learner_id", among)
+    where = [condition]
     if learner_id is not None:
         where.append("r.learner_id = ?")
         params.append(learner_id)
@@ -218,14 +219,16 @@ class ExportFilter:
     code_id: str | None = None
     completed_from: str | None = None
     completed_to: str | None = None
+    among: tuple[str, ...] | None = None
+    """Learner ids the export is limited to."""
 
 
 def export_page(
     db: Db, only: ExportFilter, after: tuple[str, str, str] | None, size: int
 ) -> list[ExportRow]:
     """The next ``size`` records of an export, by learner, date and id."""
-    where: list[str] = []
-    params: list[object] = []
+    condition, params = one_of("r.learner_id", only.among)
+    where = [condition]
     for condition, value in (
         ("r.learner_id = ?", only.learner_id),
         ("r.code_id = ?", only.code_id),

@@ -10,7 +10,8 @@ from uuid import UUID
 
 from domain.application import EventLog, Outcome, Qualify
 from domain.commands import Command
-from domain.principal import Principal
+from domain.principal import Principal, Role
+from projections.access import AccessModel, principal_for
 from projections.code_usage import CodeUsage
 from projections.course_activity import CourseActivity
 from projections.database import ReadStore, SQLiteStore
@@ -36,6 +37,7 @@ def all_projections() -> list[Projection]:
         CourseActivity(),
         TrainingRecords(),
         PathProgress(),
+        AccessModel(),
     ]
 
 
@@ -67,6 +69,11 @@ class Backend:
     embedded: bool = True
     """Whether this process keeps the read models current (else workers do)."""
     read_timeout: float = READ_TIMEOUT_SECONDS
+
+    def principal(self, username: str, token_role: Role) -> Principal:
+        """The user a token names, with the rights the store gives them now."""
+        with self.store.reading() as db:
+            return principal_for(db, username, token_role)
 
     def today(self) -> date:
         """The day statuses and progress are computed for when none is asked."""

@@ -14,7 +14,7 @@ from domain.application import Outcome
 from domain.commands import Command
 from domain.content import ContentKind, Status
 from domain.paths import Progress
-from domain.principal import SYSTEM, Principal, Role
+from domain.principal import SYSTEM, Principal, Right, Role
 from projections import code_usage, course_activity, learners, path_progress
 from projections import training_records as records
 from projections.database import ReadStore
@@ -318,6 +318,10 @@ def busy_scenario(backend: Backend) -> Seed:
     run(backend, c.SetCodeValidity("CLAROTAT", 24))
     run(backend, c.SetCodeValidity("CLAROTAT", None))
     run(backend, c.SetPathCountsExpired(SEED_PATH, True))
+    run(backend, c.AssignRole("mia", Role.MANAGER))
+    run(backend, c.GrantRight("mia", Right.MANAGE_CODES))
+    run(backend, c.SetManager(LEARNER, "mia"))
+    run(backend, c.SetManager(OTHER_LEARNER, LEARNER))
     run(backend, c.CreateCode("CPR", "First aid"))
     manual = value(
         backend, c.AddTrainingRecord(OTHER_LEARNER, "First aid", DAY_2, code="CPR")

@@ -886,15 +886,16 @@ def test_a_learner_may_not_import(backend: Backend, seed: Seed) -> None:
         do_import(backend, csv_file(import_row()), by=learner(LEARNER))
 
     assert refused.value.message == (
-        "The learner role may not manage everyone's training records."
+        "The learner role may not add, edit and delete everyone's training records."
     )
     assert position(backend) == before
 
 
-def test_a_manager_may_import(backend: Backend, seed: Seed) -> None:
-    report = do_import(
-        backend, csv_file(import_row()), by=Principal("mia", Role.MANAGER)
-    )
+def test_a_manager_may_import_their_subordinates_records(
+    backend: Backend, seed: Seed
+) -> None:
+    mia = Principal("mia", Role.MANAGER, subordinates=frozenset({LEARNER}))
+    report = do_import(backend, csv_file(import_row()), by=mia)
 
     assert actions(report) == [(2, Action.CREATED)]
 

@@ -727,7 +727,7 @@ async def test_a_learner_acting_for_another_username_is_forbidden_either_way(
     forbidden = {
         "code": "FORBIDDEN",
         "field": None,
-        "message": "The learner role may not manage everyone's training records.",
+        "message": f"The learner role may not change {username}'s training records.",
     }
     assert data == {
         "joinPath": {"userErrors": [forbidden]},

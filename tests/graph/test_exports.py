@@ -448,25 +448,31 @@ async def test_a_learner_is_refused_another_learners_records(server: Server) -> 
     assert response.json() == {
         "errors": [
             {
-                "message": "The learner role may not view everyone's training "
-                "records and progress.",
+                "message": "The learner role may not read bob's training records.",
                 "extensions": {"code": "FORBIDDEN"},
             }
         ]
     }
 
 
-async def test_a_manager_exports_everyones_records(server: Server) -> None:
+async def test_a_manager_exports_their_subordinates_records(server: Server) -> None:
     _filter_scenario(server.backend)
+    run(server.backend, c.SetManager(LEARNER, "mia"))
+    token = server.token("mia", Role.MANAGER)
 
-    response = await export(server, token=server.token("mia", Role.MANAGER))
+    response = await export(server, token=token)
+    assert _seen(response.content.decode()) == [ALICE_DAY_1, ALICE_LATER]
 
+    run(server.backend, c.SetManager(OTHER_LEARNER, LEARNER))
+    response = await export(server, token=token)
     assert _seen(response.content.decode()) == [
         ALICE_DAY_1,
         ALICE_LATER,
         BOB_DAY_2,
         BOB_DAY_3,
     ]
+    refused = await export(server, {"username": "carol"}, token=token)
+    assert refused.status_code == 403
 
 
 async def test_the_export_without_a_token_is_401(server: Server) -> None:

@@ -83,6 +83,10 @@ async def test_a_key_reused_for_another_request_is_refused(
 async def test_keys_of_different_users_do_not_meet(client: GraphQLClient) -> None:
     manager = client.as_user("mia", Role.MANAGER)
     await _register_ann(client)
+    await client.data(
+        'mutation { setManager(input: {username: "ann", manager: "mia"}) '
+        "{ userErrors { code } } }"
+    )
 
     mine = await _with_key(client, ADD_RECORD, "shared")
     theirs = await _with_key(manager, ADD_RECORD, "shared")

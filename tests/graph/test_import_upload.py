@@ -181,8 +181,8 @@ async def test_a_learner_may_not_import(server: Server) -> None:
             {
                 "code": "FORBIDDEN",
                 "field": None,
-                "message": "The learner role may not manage everyone's training "
-                "records.",
+                "message": "The learner role may not add, edit and delete everyone's "
+                "training records.",
             }
         ],
     }
