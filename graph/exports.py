@@ -151,7 +151,7 @@ async def export_records(request: Request) -> Response:
     backend: Backend = request.app.state.backend
     try:
         principal = principal_from_header(
-            backend.settings.jwt_secret, request.headers.get("authorization")
+            backend.settings, request.headers.get("authorization")
         )
         # The look-ups block, so they run on a worker thread.
         only = await run_in_threadpool(_filter, backend, principal, request)
