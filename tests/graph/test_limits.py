@@ -20,10 +20,18 @@ from tests.graph.conftest import Server, post_json
 
 Start = Callable[..., Server]
 
-RECORD_FIELDS = (
-    "recordId username recordType objectId title trainingProvider "
-    "completionDate otherInformation code recordedAt"
-).split()
+RECORD_FIELDS = [
+    "recordId",
+    "username",
+    "recordType",
+    "objectId",
+    "title",
+    "trainingProvider",
+    "completionDate",
+    "otherInformation",
+    "code",
+    "recordedAt",
+]
 
 
 @pytest.fixture
@@ -141,7 +149,9 @@ async def test_a_deep_query_is_refused_every_time_it_is_sent(server: Server) -> 
     first = await _ask(server, _nested(13))
     second = await _ask(server, _nested(13))
 
-    assert first == second == {"data": None, "errors": [_deep_error(13, 12), NOT_A_FIELD]}
+    assert (
+        first == second == {"data": None, "errors": [_deep_error(13, 12), NOT_A_FIELD]}
+    )
 
 
 async def test_a_valid_query_sent_twice_is_validated_once(server: Server) -> None:

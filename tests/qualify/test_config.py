@@ -45,7 +45,9 @@ def test_production_refuses_to_start_without_a_secret() -> None:
     with pytest.raises(ConfigurationError) as refused:
         Settings.from_environment({"QUALIFY_ENV": "production"})
 
-    assert str(refused.value) == "QUALIFY_JWT_SECRET must be set in production."
+    assert str(refused.value) == (
+        "QUALIFY_JWT_SECRET or QUALIFY_JWT_PUBLIC_KEY must be set in production."
+    )
 
 
 @pytest.mark.parametrize(
