@@ -60,6 +60,7 @@ from qualify.config import Settings
 # many more levels of them are allowed before the text is refused unparsed.
 NESTING_ALLOWANCE = 32
 CACHE_SIZE = 512
+CACHED_TEXT_LENGTH = 16 * 1024
 # Introspection answers from the schema in memory and is off in production;
 # GraphiQL's own introspection query is 15 levels deep.
 _INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
@@ -109,8 +110,20 @@ def limit_error(code: str, message: str) -> GraphQLError:
 # The query text
 
 
-@lru_cache(maxsize=CACHE_SIZE)
 def text_problem(
+    query: str, max_tokens: int, max_nesting: int
+) -> tuple[str, str] | None:
+    """The code and message refusing ``query`` unparsed, or None.
+
+    Verdicts on texts of ordinary length are remembered; a long text is read
+    again each time, so that a stream of distinct large texts cannot fill memory.
+    """
+    if len(query) <= CACHED_TEXT_LENGTH:
+        return _cached_text_problem(query, max_tokens, max_nesting)
+    return _text_problem(query, max_tokens, max_nesting)
+
+
+def _text_problem(
     query: str, max_tokens: int, max_nesting: int
 ) -> tuple[str, str] | None:
     """The code and message refusing ``query`` unparsed, or None.
@@ -144,6 +157,9 @@ def text_problem(
     except GraphQLError:
         return None
     return None
+
+
+_cached_text_problem = lru_cache(maxsize=CACHE_SIZE)(_text_problem)
 
 
 # The document: depth and aliases
