@@ -9,6 +9,7 @@ import time
 from typing import Any
 from uuid import uuid4
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,7 +23,7 @@ from strawberry.types.unset import UNSET
 
 from domain.errors import Unauthenticated
 from domain.principal import Principal, Role
-from graph.auth import principal_from_header
+from graph.auth import TokenKeys, principal_from_header
 from graph.context import Context
 from graph.errors import format_error
 from graph.exports import (
@@ -33,14 +34,20 @@ from graph.exports import (
     export_records,
     export_template,
 )
-from graph.schema import schema
+from graph.schema import build_schema
 from qualify.bootstrap import Backend
+from qualify.config import Settings
 
 logger = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # Stands in for the caller while GraphiQL's page is served: it has no rights.
 _NOBODY = Principal("nobody", Role.LEARNER)
+# Real requests nest a handful of levels; json's decoder recurses once per level.
+MAX_JSON_NESTING = 64
+# A browser sends a cross-site form without asking first, but never one carrying a
+# header of its own; the clients that upload files (Apollo's, urql) send one.
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "graphql-preflight")
 
 
 class QualifyGraphQL(GraphQL[Context, None]):
@@ -48,14 +55,17 @@ class QualifyGraphQL(GraphQL[Context, None]):
 
     def __init__(self, backend: Backend) -> None:
         production = backend.settings.is_production
-        # Uploads carry no cookies here: every request needs its bearer token,
-        # which a cross-site form cannot send, so multipart opens no CSRF hole.
+        # Every request needs its bearer token, which a cross-site form cannot
+        # send, and no cookie is ever read. Uploads must still carry a preflight
+        # header, so that a browser could not send one cross-site even if a proxy
+        # in front of us came to add credentials of its own.
         super().__init__(
-            schema,
+            build_schema(backend.settings),
             graphql_ide=None if production else "graphiql",
             multipart_uploads_enabled=True,
         )
         self.backend = backend
+        self.token_keys = TokenKeys.from_settings(backend.settings)
 
     async def run(  # type: ignore[override]
         self,
@@ -73,8 +83,7 @@ class QualifyGraphQL(GraphQL[Context, None]):
         if not self.should_render_graphql_ide(adapter):
             try:
                 request.state.principal = principal_from_header(
-                    self.backend.settings.jwt_secret,
-                    request.headers.get("authorization"),
+                    self.token_keys, request.headers.get("authorization")
                 )
             except Unauthenticated as error:
                 _log(request, 401, started, "unauthenticated")
@@ -82,26 +91,41 @@ class QualifyGraphQL(GraphQL[Context, None]):
                     401, error.code, error.message, request.state.correlation_id
                 )
 
-        too_big = _oversized(request, self.backend.settings.import_max_bytes)
-        if too_big is not None:
-            _log(request, too_big[0], started, "body too large")
-            return _error(
-                too_big[0], "BAD_REQUEST", too_big[1], request.state.correlation_id
-            )
-
-        problem = await _body_problem(request)
-        if problem is not None:
-            _log(request, 400, started, "bad body")
-            return _error(400, "BAD_REQUEST", problem, request.state.correlation_id)
+        refused = (
+            _no_preflight(request)
+            or _oversized(request, self.backend.settings)
+            or await _read_bounded(request, self.backend.settings.max_body_bytes)
+            or await _body_problem(request)
+        )
+        if refused is not None:
+            status, message = refused
+            _log(request, status, started, "bad request")
+            return _error(status, "BAD_REQUEST", message, request.state.correlation_id)
 
         try:
             response = await super().run(request, context, root_value)
+        except HTTPException as error:
+            # Strawberry's own refusals (a mutation over GET, say) come as plain
+            # text; clients get them in the same shape as every other error.
+            _log(request, error.status_code, started, "bad request")
+            return _error(
+                error.status_code,
+                "BAD_REQUEST",
+                error.reason,
+                request.state.correlation_id,
+            )
         finally:
             # Closes an uploaded form's spooled files, which Strawberry leaves open.
             await request.close()
         _log(request, response.status_code, started, _outcome(request))
         response.headers["X-Request-Id"] = request.state.correlation_id
         return response
+
+    def decode_json(self, data: str | bytes) -> object:
+        # GET parameters and a form's operations reach the decoder unchecked.
+        if json_nesting(data) > MAX_JSON_NESTING:
+            raise HTTPException(400, _too_nested()[1])
+        return json.loads(data)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -127,8 +151,10 @@ class QualifyGraphQL(GraphQL[Context, None]):
         correlation_id = request.state.correlation_id
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
+            suggestions = not self.backend.settings.is_production
             response["errors"] = [
-                format_error(e, correlation_id) for e in result.errors
+                format_error(e, correlation_id, suggestions=suggestions)
+                for e in result.errors
             ]
             request.state.errors = len(result.errors)
         extensions = dict(result.extensions or {})
@@ -148,43 +174,142 @@ def _request_id(request: Request) -> str:
     return given if _REQUEST_ID.fullmatch(given) else str(uuid4())
 
 
-def _oversized(request: Request, limit: int) -> tuple[int, str] | None:
-    """Refuse an upload larger than the import limit before reading any of it."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip()
-    if request.method != "POST" or media_type.lower() != "multipart/form-data":
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _no_preflight(request: Request) -> tuple[int, str] | None:
+    """Refuse an upload a browser could have sent from another site unasked."""
+    if request.method != "POST" or _media_type(request) != "multipart/form-data":
+        return None
+    if any(request.headers.get(name, "").strip() for name in PREFLIGHT_HEADERS):
+        return None
+    return 400, (
+        "A multipart upload must carry the header Apollo-Require-Preflight: true "
+        "(or GraphQL-Preflight: 1), so that no browser sends it from another site "
+        "without asking first."
+    )
+
+
+def _oversized(request: Request, settings: Settings) -> tuple[int, str] | None:
+    """Refuse a body larger than its limit before reading any of it.
+
+    An upload may be as large as the import limit; any other body holds one query
+    and its variables, and gets the much smaller body limit.
+    """
+    if request.method != "POST":
         return None
     length = request.headers.get("content-length")
-    if length is None or not length.isdigit():
-        return 411, "An upload must state its Content-Length."
-    # The form around the file adds a little; allow a few kilobytes for it.
-    if int(length) > limit + 64 * 1024:
-        return 413, f"The upload is larger than the import limit of {limit} bytes."
+    if _media_type(request) == "multipart/form-data":
+        if length is None or not length.isdigit():
+            return 411, "An upload must state its Content-Length."
+        # The form around the file adds a little; allow a few kilobytes for it.
+        limit = settings.import_max_bytes
+        if int(length) > limit + 64 * 1024:
+            return 413, (
+                f"The upload is larger than the import limit of {limit} bytes."
+            )
+        return None
+    if (
+        length is not None
+        and length.isdigit()
+        and int(length) > settings.max_body_bytes
+    ):
+        return _too_large(settings.max_body_bytes)
     return None
 
 
-async def _body_problem(request: Request) -> str | None:
+def _too_large(limit: int) -> tuple[int, str]:
+    return 413, f"The request body is larger than the limit of {limit} bytes."
+
+
+async def _read_bounded(request: Request, limit: int) -> tuple[int, str] | None:
+    """Read a body sent without a Content-Length, stopping once it passes ``limit``.
+
+    What is read is kept on the request, where Strawberry reads it from.
+    """
+    if (
+        request.method != "POST"
+        or _media_type(request) == "multipart/form-data"
+        or request.headers.get("content-length") is not None
+    ):
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return _too_large(limit)
+        chunks.append(chunk)
+    request._body = b"".join(chunks)
+    return None
+
+
+def json_nesting(text: str | bytes) -> int:
+    """How deeply arrays and objects nest in JSON ``text``, read without recursion.
+
+    Brackets inside strings do not count; the text need not be valid JSON. Text
+    with too few brackets to pass the limit at all is not read byte by byte, and
+    counts as 0.
+    """
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if data.count(b"[") + data.count(b"{") <= MAX_JSON_NESTING:
+        return 0
+    deepest = depth = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth = max(depth - 1, 0)
+    return deepest
+
+
+def _too_nested() -> tuple[int, str]:
+    return 400, (
+        f"The request nests arrays and objects more than {MAX_JSON_NESTING} levels "
+        "deep."
+    )
+
+
+async def _body_problem(request: Request) -> tuple[int, str] | None:
     """Why a JSON body cannot be a GraphQL request, checked before Strawberry reads it.
 
-    Text that is not UTF-8, JSON that is not an object, and strings holding half of
-    a surrogate pair would otherwise surface as server errors deep inside.
+    Text that is not UTF-8, JSON that is not an object, JSON nested deeper than
+    its decoder can follow, and strings holding half of a surrogate pair would
+    otherwise surface as server errors deep inside.
     """
-    media_type = request.headers.get("content-type", "").split(";")[0].strip()
-    if request.method != "POST" or media_type.lower() != "application/json":
+    # Strawberry reads any body whose type mentions JSON as JSON.
+    if request.method != "POST" or "application/json" not in _media_type(request):
         return None
 
     body = await request.body()
+    if json_nesting(body) > MAX_JSON_NESTING:
+        return _too_nested()
     try:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as error:
-        return f"The body is not UTF-8 text: byte {error.start} is not valid."
+        return 400, f"The body is not UTF-8 text: byte {error.start} is not valid."
     except ValueError:
-        return "The body is not valid JSON."
+        return 400, "The body is not valid JSON."
     if not isinstance(data, dict):
-        return "The body must be a JSON object with a query field."
+        return 400, "The body must be a JSON object with a query field."
     try:
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
-        return "The body holds a lone surrogate escape (\\ud800-\\udfff), not text."
+        return 400, (
+            "The body holds a lone surrogate escape (\\ud800-\\udfff), not text."
+        )
     return None
 
 

@@ -1,23 +1,63 @@
 """Bearer tokens: who a request acts for.
 
-Tokens are JWTs signed with HS256 and the configured secret. They carry the username
-(``sub``), the role, and an expiry; the algorithm is fixed, so a token that names
-another algorithm (``none`` included) is refused.
+Tokens are JWTs carrying the username (``sub``), the role, the audience and an
+expiry. Two kinds are accepted, each only when its key is configured: HS256 signed
+with ``QUALIFY_JWT_SECRET`` (what ``qualify token`` issues), and RS256 signed by a
+company identity provider whose public key is ``QUALIFY_JWT_PUBLIC_KEY``. The key is
+chosen by the algorithm the token names and never by anything else in the token,
+so a token naming another algorithm (``none`` included), or an HS256 token keyed
+with the public key's text, is refused.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from domain.errors import QualifyError, Unauthenticated
 from domain.learners import normalise_username
 from domain.principal import Principal, Role
+from qualify.config import Settings
 
 ALGORITHM = "HS256"
+RS256 = "RS256"
 AUDIENCE = "qualify"
 DEFAULT_LIFETIME = timedelta(hours=12)
+_NOT_OURS = "The token is not a valid token signed by this service."
+
+
+@dataclass(frozen=True)
+class TokenKeys:
+    """The keys tokens are checked with; an algorithm without a key is refused."""
+
+    secret: str | None = None
+    public_key: RSAPublicKey | None = None
+    """The RSA public key for RS256, loaded once."""
+
+    @classmethod
+    @lru_cache(maxsize=8)
+    def from_settings(cls, settings: Settings) -> TokenKeys:
+        public_key = None
+        if settings.jwt_public_key is not None:
+            # Settings checked that it is an RSA key in PEM form.
+            loaded = load_pem_public_key(settings.jwt_public_key.encode("ascii"))
+            assert isinstance(loaded, RSAPublicKey)
+            public_key = loaded
+        return cls(secret=settings.jwt_secret, public_key=public_key)
+
+    def key_for(self, algorithm: str) -> Any:
+        """The key for a token naming ``algorithm``, or None when none is accepted."""
+        if algorithm == ALGORITHM:
+            return self.secret
+        if algorithm == RS256:
+            return self.public_key
+        return None
 
 
 def issue_token(
@@ -25,8 +65,13 @@ def issue_token(
     username: str,
     role: Role,
     lifetime: timedelta = DEFAULT_LIFETIME,
+    *,
+    algorithm: str = ALGORITHM,
 ) -> str:
-    """A signed token for ``username`` acting in ``role``."""
+    """A signed token for ``username`` acting in ``role``.
+
+    ``secret`` is the HS256 secret, or for RS256 the PEM text of a private key.
+    """
     now = datetime.now(UTC)
     claims = {
         "sub": normalise_username(username),
@@ -36,11 +81,20 @@ def issue_token(
         "nbf": now,
         "exp": now + lifetime,
     }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, secret, algorithm=algorithm)
 
 
-def principal_from_header(secret: str, header: str | None) -> Principal:
-    """The principal of an ``Authorization: Bearer`` header, or ``Unauthenticated``."""
+def principal_from_header(
+    keys: TokenKeys | Settings | str, header: str | None
+) -> Principal:
+    """The principal of an ``Authorization: Bearer`` header, or ``Unauthenticated``.
+
+    ``keys`` may also be the settings that name them, or an HS256 secret alone.
+    """
+    if isinstance(keys, Settings):
+        keys = TokenKeys.from_settings(keys)
+    elif isinstance(keys, str):
+        keys = TokenKeys(secret=keys)
     if not header:
         raise Unauthenticated(
             "Send an Authorization: Bearer <token> header; `qualify token` issues "
@@ -51,10 +105,15 @@ def principal_from_header(secret: str, header: str | None) -> Principal:
         raise Unauthenticated("The Authorization header must be 'Bearer <token>'.")
 
     try:
+        named = jwt.get_unverified_header(token.strip()).get("alg")
+        algorithm = named if isinstance(named, str) else ""
+        key = keys.key_for(algorithm)
+        if key is None:
+            raise Unauthenticated(_NOT_OURS)
         claims = jwt.decode(
             token.strip(),
-            secret,
-            algorithms=[ALGORITHM],
+            key,
+            algorithms=[algorithm],
             audience=AUDIENCE,
             options={"require": ["sub", "exp", "aud"]},
         )
@@ -68,9 +127,7 @@ def principal_from_header(secret: str, header: str | None) -> Principal:
         raise Unauthenticated(f"The token lacks the {error.claim} claim.") from None
     except jwt.InvalidTokenError:
         # The library's own wording can quote the token's bytes; say it plainly.
-        raise Unauthenticated(
-            "The token is not a valid token signed by this service."
-        ) from None
+        raise Unauthenticated(_NOT_OURS) from None
 
     try:
         role = Role(str(claims.get("role")))

@@ -10,6 +10,7 @@ and the server logs the trace once.
 from __future__ import annotations
 
 import logging
+import re
 from enum import Enum
 from typing import Any
 
@@ -19,6 +20,10 @@ from graphql import GraphQLError
 from domain.errors import QualifyError
 
 logger = logging.getLogger(__name__)
+
+# graphql-core ends a message with its guesses at what was meant; they name the
+# schema's fields, types and values, which production does not disclose.
+_SUGGESTION = re.compile(r"\s*Did you mean .*\Z", re.DOTALL)
 
 
 @strawberry.enum(description="Why a mutation changed nothing.")
@@ -42,6 +47,24 @@ class UserErrorCode(Enum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
 
 
+@strawberry.enum(
+    description=(
+        "Why a request was refused as a whole, in errors[].extensions.code; an "
+        "error from one field carries a UserErrorCode instead."
+    )
+)
+class RequestErrorCode(Enum):
+    BAD_REQUEST = "BAD_REQUEST"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+    QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+    TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
+    TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+
+
 @strawberry.type(description="A failure the user can fix; nothing was changed.")
 class UserError:
     code: UserErrorCode
@@ -61,20 +84,29 @@ class UserError:
 def is_defect(error: GraphQLError) -> bool:
     """Whether an error comes from a bug rather than from the request.
 
-    Only a resolver's error has a path; one without comes from reading the request
-    itself (a variable that is not a valid Date, say) and is the caller's to fix.
+    A resolver's error has a path. One without a path but pointing at the request
+    text comes from reading the request itself (a variable that is not a valid
+    Date, say) and is the caller's to fix; one with neither was raised by the
+    server's own code around execution, and is a defect too.
     """
     original = error.original_error
     return (
         original is not None
         and not isinstance(original, QualifyError)
-        and error.path is not None
+        and (error.path is not None or not error.nodes)
     )
 
 
-def format_error(error: GraphQLError, correlation_id: str) -> dict[str, Any]:
-    """The client's view of one error in ``errors``."""
+def format_error(
+    error: GraphQLError, correlation_id: str, *, suggestions: bool = True
+) -> dict[str, Any]:
+    """The client's view of one error in ``errors``.
+
+    Without ``suggestions``, graphql-core's "Did you mean ...?" is left off.
+    """
     formatted: dict[str, Any] = dict(error.formatted)
+    if not suggestions:
+        formatted["message"] = _SUGGESTION.sub("", formatted["message"])
     original = error.original_error
 
     if isinstance(original, QualifyError):

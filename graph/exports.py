@@ -252,7 +252,7 @@ async def export_records(request: Request) -> Response:
     backend: Backend = request.app.state.backend
     try:
         principal = principal_from_header(
-            backend.settings.jwt_secret, request.headers.get("authorization")
+            backend.settings, request.headers.get("authorization")
         )
         # The look-ups block, so they run on a worker thread.
         only = await run_in_threadpool(_filter, backend, principal, request)
@@ -272,7 +272,7 @@ async def export_expirations(request: Request) -> Response:
     backend: Backend = request.app.state.backend
     try:
         principal = principal_from_header(
-            backend.settings.jwt_secret, request.headers.get("authorization")
+            backend.settings, request.headers.get("authorization")
         )
         only = await run_in_threadpool(_expiry_filter, backend, principal, request)
     except QualifyError as error:

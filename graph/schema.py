@@ -1,22 +1,27 @@
-"""The GraphQL schema: queries, mutations, caches and the one log line per operation."""
+"""The GraphQL schema: queries, mutations, limits, caches, a log line per operation."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import (
+    DisableIntrospection,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.types.execution import ExecutionContext
 
-from graph.errors import is_defect
+from graph.errors import RequestErrorCode, is_defect
+from graph.limits import CACHE_SIZE, Limits, limits_extension
 from graph.mutations import Mutation
 from graph.queries import Query
+from qualify.config import Settings
 
 logger = logging.getLogger(__name__)
-
-CACHE_SIZE = 512
 
 
 class OperationName(SchemaExtension):
@@ -48,15 +53,27 @@ class QualifySchema(strawberry.Schema):
                 )
 
 
-schema = QualifySchema(
-    query=Query,
-    mutation=Mutation,
-    extensions=[
+def build_schema(settings: Settings) -> QualifySchema:
+    """The schema with the limits of ``settings``; built once per application."""
+    # The limits come first: their text check must run before the parser cache.
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        limits_extension(Limits.from_settings(settings)),
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
         OperationName,
-    ],
-)
+    ]
+    if settings.is_production:
+        extensions.append(DisableIntrospection)
+    return QualifySchema(
+        query=Query,
+        mutation=Mutation,
+        types=[RequestErrorCode],
+        extensions=extensions,
+    )
+
+
+# The schema's text does not depend on the settings; `make schema` prints this one.
+schema = build_schema(Settings())
 
 
 if __name__ == "__main__":

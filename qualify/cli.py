@@ -19,6 +19,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TypeAlias
 
+import jwt
+
 from domain.commands import ImportTrainingRecords
 from domain.errors import QualifyError
 from domain.imports import (
@@ -30,7 +32,7 @@ from domain.imports import (
 )
 from domain.learners import latest_completion_date
 from domain.principal import Principal, Role
-from graph.auth import DEFAULT_LIFETIME, issue_token
+from graph.auth import DEFAULT_LIFETIME, RS256, issue_token
 from projections.verification import verify
 from qualify.bootstrap import all_projections, build
 from qualify.config import ConfigurationError, Settings
@@ -135,6 +137,8 @@ def _banner(settings: Settings, host: str, port: int) -> None:
     # A production log is no place for a ready-made admin credential.
     if settings.is_production:
         lines.append("Issue a token with: qualify token --user NAME --role ROLE")
+    elif settings.jwt_secret is None:
+        lines.append("Tokens come from the identity provider (RS256) alone.")
     else:
         token = issue_token(settings.jwt_secret, "admin", Role.ADMIN)
         body = json.dumps({"query": EXAMPLE_QUERY})
@@ -177,7 +181,10 @@ def _add_token(commands: Subcommands) -> None:
     token = commands.add_parser(
         "token",
         help="print a bearer token",
-        description="Print a bearer token signed with QUALIFY_JWT_SECRET.",
+        description=(
+            "Print a bearer token: HS256 signed with QUALIFY_JWT_SECRET, or RS256 "
+            "signed with --private-key, as an identity provider would."
+        ),
     )
     token.add_argument("--user", required=True, help="the username the token names")
     token.add_argument(
@@ -190,6 +197,12 @@ def _add_token(commands: Subcommands) -> None:
         type=int,
         default=None,
         help=f"lifetime in hours (default: {_DEFAULT_HOURS:g})",
+    )
+    token.add_argument(
+        "--private-key",
+        metavar="FILE",
+        default=None,
+        help="sign RS256 with this RSA private key (PEM), for testing",
     )
     token.set_defaults(run=_token)
 
@@ -205,16 +218,35 @@ def _token(args: argparse.Namespace) -> int:
         return USAGE_ERROR
 
     settings = Settings.from_environment()
+    algorithm = "HS256"
+    if args.private_key is not None:
+        try:
+            key = Path(args.private_key).read_text(encoding="ascii")
+        except (OSError, UnicodeError):
+            _fail(f"cannot read the private key {args.private_key}.")
+            return USAGE_ERROR
+        algorithm = RS256
+    elif settings.jwt_secret is None:
+        _fail(
+            "QUALIFY_JWT_SECRET is not set, so no HS256 token would be accepted; "
+            "pass --private-key FILE for an RS256 one."
+        )
+        return USAGE_ERROR
+    else:
+        key = settings.jwt_secret
     try:
         lifetime = (
             DEFAULT_LIFETIME if args.hours is None else timedelta(hours=args.hours)
         )
-        token = issue_token(settings.jwt_secret, args.user, role, lifetime)
+        token = issue_token(key, args.user, role, lifetime, algorithm=algorithm)
     except QualifyError as error:
         _fail(error.message)
         return USAGE_ERROR
     except OverflowError:
         _fail(f"--hours {args.hours} reaches past the end of the calendar.")
+        return USAGE_ERROR
+    except (ValueError, TypeError, jwt.PyJWTError):
+        _fail(f"{args.private_key} is not an RSA private key in PEM form.")
         return USAGE_ERROR
 
     print(token)

@@ -7,8 +7,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from psycopg.conninfo import make_conninfo
 
 from domain.errors import InvalidInput
@@ -20,6 +23,19 @@ DEVELOPMENT_SECRET = "qualify-development-secret-not-for-production-use"
 DEFAULT_DATABASE_URL = "sqlite:///var/qualify.db"
 MEMORY_URL = "memory://"
 DEFAULT_IMPORT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_DEPTH = 12
+# Past this the query text itself nests deeper than the parser is asked to follow.
+MAX_DEPTH_CEILING = 100
+DEFAULT_MAX_ALIASES = 30
+DEFAULT_MAX_TOKENS = 2000
+# A full page of 100 training records asking for every field of both nodes and
+# edges costs about 2,400; this allows some twenty such pages in one request, and
+# refuses thirty aliased copies of one, which is what a hostile query looks like.
+DEFAULT_MAX_COST = 50_000
+# RSA keys shorter than this can be factored by a determined attacker.
+MIN_RSA_KEY_BITS = 2048
+PEM_PREFIX = "-----BEGIN"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
@@ -39,11 +55,19 @@ class Settings:
     """Everything the product reads from its environment."""
 
     database_url: str = DEFAULT_DATABASE_URL
-    jwt_secret: str = DEVELOPMENT_SECRET
+    jwt_secret: str | None = DEVELOPMENT_SECRET
+    """The HS256 secret; None when only RS256 tokens are accepted."""
     environment: Environment = Environment.DEVELOPMENT
     import_max_bytes: int = DEFAULT_IMPORT_MAX_BYTES
     expiring_days: int = DEFAULT_EXPIRING_DAYS
     """How many days before its expiry a certificate counts as expiring."""
+    jwt_public_key: str | None = None
+    """PEM text of the identity provider's RSA key, for RS256 tokens."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_aliases: int = DEFAULT_MAX_ALIASES
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    max_cost: int = DEFAULT_MAX_COST
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -57,13 +81,20 @@ class Settings:
                 f"QUALIFY_ENV must be development or production, not {raw_env!r}."
             ) from None
 
-        secret = env.get("QUALIFY_JWT_SECRET", "")
+        public_key = _public_key(env.get("QUALIFY_JWT_PUBLIC_KEY", ""))
+        secret: str | None = env.get("QUALIFY_JWT_SECRET", "")
         if not secret:
-            if environment is Environment.PRODUCTION:
+            if public_key is not None:
+                # A company identity provider signs the tokens: the published
+                # development secret must not open a second way in.
+                secret = None
+            elif environment is Environment.PRODUCTION:
                 raise ConfigurationError(
-                    "QUALIFY_JWT_SECRET must be set in production."
+                    "QUALIFY_JWT_SECRET or QUALIFY_JWT_PUBLIC_KEY must be set in "
+                    "production."
                 )
-            secret = DEVELOPMENT_SECRET
+            else:
+                secret = DEVELOPMENT_SECRET
         elif environment is Environment.PRODUCTION and secret == DEVELOPMENT_SECRET:
             raise ConfigurationError(
                 "QUALIFY_JWT_SECRET is the published development secret; production "
@@ -76,21 +107,29 @@ class Settings:
 
         url = env.get("QUALIFY_DATABASE_URL", DEFAULT_DATABASE_URL).strip()
         store_location(url)
-        raw_limit = env.get("QUALIFY_IMPORT_MAX_BYTES", str(DEFAULT_IMPORT_MAX_BYTES))
-        try:
-            import_max_bytes = int(raw_limit)
-        except ValueError:
-            import_max_bytes = 0
-        if import_max_bytes < 1:
-            raise ConfigurationError(
-                "QUALIFY_IMPORT_MAX_BYTES must be a positive number of bytes, "
-                f"not {raw_limit!r}."
-            )
         return cls(
             database_url=url,
             jwt_secret=secret,
             environment=environment,
-            import_max_bytes=import_max_bytes,
+            import_max_bytes=_count(
+                env, "QUALIFY_IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES, "bytes"
+            ),
+            jwt_public_key=public_key,
+            max_body_bytes=_count(
+                env, "QUALIFY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, "bytes"
+            ),
+            max_depth=_count(
+                env,
+                "QUALIFY_MAX_DEPTH",
+                DEFAULT_MAX_DEPTH,
+                "levels",
+                ceiling=MAX_DEPTH_CEILING,
+            ),
+            max_aliases=_count(
+                env, "QUALIFY_MAX_ALIASES", DEFAULT_MAX_ALIASES, "aliases"
+            ),
+            max_tokens=_count(env, "QUALIFY_MAX_TOKENS", DEFAULT_MAX_TOKENS, "tokens"),
+            max_cost=_count(env, "QUALIFY_MAX_COST", DEFAULT_MAX_COST, "points"),
             expiring_days=_expiring_days(env),
         )
 
@@ -101,14 +140,79 @@ class Settings:
 
 
 def _expiring_days(env: Mapping[str, str]) -> int:
-    raw = env.get("QUALIFY_EXPIRING_DAYS", str(DEFAULT_EXPIRING_DAYS)).strip()
+    raw = env.get("QUALIFY_EXPIRING_DAYS", "").strip()
+    if not raw:
+        return DEFAULT_EXPIRING_DAYS
     try:
+        # ASCII digits only: int() would also read other scripts' digits.
+        if not (raw.isascii() and raw.isdigit()):
+            raise ValueError(raw)
         return check_expiring_days(int(raw))
     except (ValueError, InvalidInput):
         raise ConfigurationError(
             "QUALIFY_EXPIRING_DAYS must be a whole number of days from 0 to 366, "
             f"not {raw!r}."
         ) from None
+
+
+def _count(
+    env: Mapping[str, str],
+    name: str,
+    default: int,
+    unit: str,
+    *,
+    ceiling: int | None = None,
+) -> int:
+    """A positive whole number read from ``name``, refused when it is anything else."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    # ASCII digits only: int() would also read other scripts' digits.
+    value = int(raw) if raw.isascii() and raw.isdigit() else 0
+    if value < 1:
+        raise ConfigurationError(
+            f"{name} must be a positive number of {unit}, not {raw!r}."
+        )
+    if ceiling is not None and value > ceiling:
+        raise ConfigurationError(
+            f"{name} must be at most {ceiling} {unit}, not {raw!r}."
+        )
+    return value
+
+
+def _public_key(raw: str) -> str | None:
+    """The PEM text of QUALIFY_JWT_PUBLIC_KEY, given as the text or a file's path."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    if raw.startswith(PEM_PREFIX):
+        pem = raw
+    else:
+        try:
+            pem = Path(raw).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeError) as error:
+            reason = getattr(error, "strerror", None) or "not PEM text"
+            raise ConfigurationError(
+                f"QUALIFY_JWT_PUBLIC_KEY names a file that cannot be read ({raw}: "
+                f"{reason}); give the PEM text or the path of a PEM file."
+            ) from None
+    try:
+        key = load_pem_public_key(pem.encode("ascii"))
+    except (ValueError, UnicodeError):
+        raise ConfigurationError(
+            "QUALIFY_JWT_PUBLIC_KEY is not a PEM public key "
+            "(-----BEGIN PUBLIC KEY-----)."
+        ) from None
+    if not isinstance(key, RSAPublicKey):
+        raise ConfigurationError(
+            "QUALIFY_JWT_PUBLIC_KEY must be an RSA key; tokens are checked as RS256."
+        )
+    if key.key_size < MIN_RSA_KEY_BITS:
+        raise ConfigurationError(
+            f"QUALIFY_JWT_PUBLIC_KEY is a {key.key_size}-bit RSA key; use one of "
+            f"at least {MIN_RSA_KEY_BITS} bits."
+        )
+    return pem
 
 
 @dataclass(frozen=True)

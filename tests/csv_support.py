@@ -102,7 +102,8 @@ async def upload(
         "query": IMPORT_QUERY,
         "variables": {"input": {"file": None, "dryRun": dry_run}},
     }
-    sent = dict(headers or {})
+    # Clients that upload send this header so that browsers ask before sending.
+    sent = {"Apollo-Require-Preflight": "true", **(headers or {})}
     if token is not None:
         sent["Authorization"] = f"Bearer {token}"
     async with httpx.AsyncClient(timeout=30) as http:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,3 +89,30 @@ def server(database_url: str) -> Iterator[Server]:
 async def client(server: Server) -> Any:
     async with httpx.AsyncClient(timeout=30) as http:
         yield GraphQLClient(http, server, server.token())
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., Server]]:
+    """Start servers on the in-memory store with settings of the test's choosing."""
+    running: list[tuple[Iterator[Server], Backend]] = []
+
+    def start(**settings: Any) -> Server:
+        backend = build(Settings(database_url="memory://", **settings), follow=True)
+        serving = serve(backend)
+        running.append((serving, backend))
+        return next(serving)
+
+    yield start
+    for serving, backend in running:
+        next(serving, None)
+        backend.close()
+
+
+async def post_json(server: Server, body: Any, **headers: str) -> httpx.Response:
+    """POST ``body`` as JSON with the admin's token."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        return await http.post(
+            f"{server.url}/graphql",
+            json=body,
+            headers={"Authorization": f"Bearer {server.token()}", **headers},
+        )

@@ -488,7 +488,8 @@ async def test_a_surrogate_pair_escape_in_the_json_is_ordinary_text(
                 "code": {"description": "First aid \U0001f691 caf\u00e9"},
                 "userErrors": [],
             }
-        }
+        },
+        "extensions": {"cost": {"requested": 5, "limit": 50000}},
     }
 
 

@@ -158,8 +158,8 @@ files = {{
     "0": ("big.csv", open(path, "rb"), "text/csv"),
 }}
 try:
-    httpx.post(url, files=files, headers={{"Authorization": "Bearer " + token}},
-               timeout=120)
+    headers = {{"Authorization": "Bearer " + token, "GraphQL-Preflight": "1"}}
+    httpx.post(url, files=files, headers=headers, timeout=120)
 except httpx.HTTPError:
     pass
 """

@@ -404,6 +404,7 @@ async def test_an_upload_without_a_content_length_is_411(
             headers={
                 "Authorization": f"Bearer {small_server.token()}",
                 "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Apollo-Require-Preflight": "true",
             },
         )
 

@@ -28,6 +28,9 @@ async def test_a_mutation_answered_before_the_read_models_says_so(pg_url: str) -
 
     body = response.json()
     assert body["data"]["createCode"] == {"code": None, "userErrors": []}
-    assert body["extensions"] == {"readModelsBehind": True}
+    assert body["extensions"] == {
+        "readModelsBehind": True,
+        "cost": {"requested": 5, "limit": 50000},
+    }
     # The first one was stored all the same: the write model refuses a second.
     assert again.json()["data"]["createCode"]["userErrors"] == [{"code": "CODE_TAKEN"}]

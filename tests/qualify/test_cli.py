@@ -4,11 +4,13 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from domain.principal import Principal, Role
-from graph.auth import ALGORITHM, AUDIENCE, principal_from_header
+from graph.auth import ALGORITHM, AUDIENCE, TokenKeys, principal_from_header
 from qualify.cli import main
-from qualify.config import DEVELOPMENT_SECRET
+from qualify.config import DEVELOPMENT_SECRET, Settings
 
 SECRET = "a-test-secret-that-is-long-enough-0123456789"
 
@@ -16,7 +18,12 @@ SECRET = "a-test-secret-that-is-long-enough-0123456789"
 @pytest.fixture(autouse=True)
 def environment(monkeypatch):
     # The developer's own QUALIFY_* settings must not leak into these tests.
-    for name in ("QUALIFY_ENV", "QUALIFY_JWT_SECRET", "QUALIFY_DATABASE_URL"):
+    for name in (
+        "QUALIFY_ENV",
+        "QUALIFY_JWT_SECRET",
+        "QUALIFY_JWT_PUBLIC_KEY",
+        "QUALIFY_DATABASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -81,3 +88,90 @@ def test_a_missing_subcommand_is_a_usage_error(capsys):
 
     assert exit.value.code == 2
     assert "usage: qualify" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _public_pem(key: rsa.RSAPrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+        .decode()
+    )
+
+
+def test_token_with_a_private_key_is_rs256(capsys, monkeypatch, tmp_path, rsa_key):
+    path = tmp_path / "idp.pem"
+    path.write_bytes(
+        rsa_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    monkeypatch.setenv("QUALIFY_JWT_PUBLIC_KEY", _public_pem(rsa_key))
+
+    status = main(
+        [
+            "token",
+            "--user",
+            "priya.patel",
+            "--role",
+            "learner",
+            "--private-key",
+            str(path),
+        ]
+    )
+
+    token = capsys.readouterr().out.strip()
+    assert status == 0
+    assert jwt.get_unverified_header(token)["alg"] == "RS256"
+    keys = TokenKeys.from_settings(Settings.from_environment())
+    assert principal_from_header(keys, f"Bearer {token}") == Principal(
+        "priya.patel", Role.LEARNER
+    )
+
+
+def test_token_with_a_file_that_is_not_a_private_key_exits_2(capsys, tmp_path):
+    path = tmp_path / "not-a-key.pem"
+    path.write_text("hello")
+
+    status = main(
+        ["token", "--user", "alice", "--role", "admin", "--private-key", str(path)]
+    )
+
+    assert status == 2
+    assert capsys.readouterr().err == (
+        f"qualify: {path} is not an RSA private key in PEM form.\n"
+    )
+
+
+def test_token_with_a_missing_private_key_exits_2(capsys, tmp_path):
+    path = tmp_path / "missing.pem"
+
+    status = main(
+        ["token", "--user", "alice", "--role", "admin", "--private-key", str(path)]
+    )
+
+    assert status == 2
+    assert capsys.readouterr().err == f"qualify: cannot read the private key {path}.\n"
+
+
+def test_token_without_a_secret_when_only_rs256_is_accepted_exits_2(
+    capsys, monkeypatch, rsa_key
+):
+    monkeypatch.setenv("QUALIFY_JWT_PUBLIC_KEY", _public_pem(rsa_key))
+
+    status = main(["token", "--user", "alice", "--role", "admin"])
+
+    assert status == 2
+    assert capsys.readouterr().err == (
+        "qualify: QUALIFY_JWT_SECRET is not set, so no HS256 token would be "
+        "accepted; pass --private-key FILE for an RS256 one.\n"
+    )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from qualify.config import (
     DEVELOPMENT_SECRET,
@@ -45,7 +49,9 @@ def test_production_refuses_to_start_without_a_secret() -> None:
     with pytest.raises(ConfigurationError) as refused:
         Settings.from_environment({"QUALIFY_ENV": "production"})
 
-    assert str(refused.value) == "QUALIFY_JWT_SECRET must be set in production."
+    assert str(refused.value) == (
+        "QUALIFY_JWT_SECRET or QUALIFY_JWT_PUBLIC_KEY must be set in production."
+    )
 
 
 @pytest.mark.parametrize(
@@ -59,4 +65,155 @@ def test_development_uses_the_development_secret(env: dict[str, str]) -> None:
     assert (settings.environment, settings.jwt_secret) == (
         Environment.DEVELOPMENT,
         DEVELOPMENT_SECRET,
+    )
+
+
+# Limits
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "default"),
+    [
+        ("QUALIFY_MAX_DEPTH", "max_depth", 12),
+        ("QUALIFY_MAX_ALIASES", "max_aliases", 30),
+        ("QUALIFY_MAX_TOKENS", "max_tokens", 2000),
+        ("QUALIFY_MAX_COST", "max_cost", 50_000),
+        ("QUALIFY_MAX_BODY_BYTES", "max_body_bytes", 1024 * 1024),
+    ],
+)
+def test_each_limit_has_a_default_and_can_be_set(
+    name: str, field: str, default: int
+) -> None:
+    assert getattr(Settings.from_environment({}), field) == default
+    assert getattr(Settings.from_environment({name: " 7 "}), field) == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "unit"),
+    [
+        ("QUALIFY_MAX_DEPTH", "levels"),
+        ("QUALIFY_MAX_ALIASES", "aliases"),
+        ("QUALIFY_MAX_TOKENS", "tokens"),
+        ("QUALIFY_MAX_COST", "points"),
+        ("QUALIFY_MAX_BODY_BYTES", "bytes"),
+    ],
+)
+@pytest.mark.parametrize("raw", ["0", "-3", "1e6", "ten", "1.5"])
+def test_a_limit_that_is_not_a_positive_number_is_refused(
+    name: str, unit: str, raw: str
+) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_environment({name: raw})
+
+    assert str(refused.value) == (
+        f"{name} must be a positive number of {unit}, not {raw!r}."
+    )
+
+
+def test_the_depth_limit_has_a_ceiling() -> None:
+    assert Settings.from_environment({"QUALIFY_MAX_DEPTH": "100"}).max_depth == 100
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_environment({"QUALIFY_MAX_DEPTH": "101"})
+
+    assert str(refused.value) == (
+        "QUALIFY_MAX_DEPTH must be at most 100 levels, not '101'."
+    )
+
+
+# The identity provider's public key
+
+
+def _rsa_pem(bits: int = 2048) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return (
+        key.public_key()
+        .public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+        .decode()
+    )
+
+
+@pytest.fixture(scope="module")
+def public_pem() -> str:
+    return _rsa_pem()
+
+
+def test_a_public_key_given_as_pem_text_turns_hs256_off(public_pem: str) -> None:
+    settings = Settings.from_environment({"QUALIFY_JWT_PUBLIC_KEY": public_pem})
+
+    assert (settings.jwt_public_key, settings.jwt_secret) == (public_pem.strip(), None)
+
+
+def test_a_public_key_given_as_a_path_is_read(public_pem: str, tmp_path: Any) -> None:
+    path = tmp_path / "idp.pem"
+    path.write_text(public_pem)
+
+    settings = Settings.from_environment(
+        {"QUALIFY_JWT_PUBLIC_KEY": str(path), "QUALIFY_JWT_SECRET": SECRET}
+    )
+
+    assert (settings.jwt_public_key, settings.jwt_secret) == (
+        public_pem.strip(),
+        SECRET,
+    )
+
+
+def test_production_starts_with_a_public_key_alone(public_pem: str) -> None:
+    settings = Settings.from_environment(
+        {"QUALIFY_ENV": "production", "QUALIFY_JWT_PUBLIC_KEY": public_pem}
+    )
+
+    assert settings.jwt_secret is None
+
+
+def test_a_public_key_file_that_is_missing_is_refused(tmp_path: Any) -> None:
+    missing = tmp_path / "nope.pem"
+
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_environment({"QUALIFY_JWT_PUBLIC_KEY": str(missing)})
+
+    assert str(refused.value) == (
+        f"QUALIFY_JWT_PUBLIC_KEY names a file that cannot be read ({missing}: No "
+        "such file or directory); give the PEM text or the path of a PEM file."
+    )
+
+
+def test_text_that_is_not_a_public_key_is_refused() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_environment(
+            {"QUALIFY_JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\nnope\n"}
+        )
+
+    assert str(refused.value) == (
+        "QUALIFY_JWT_PUBLIC_KEY is not a PEM public key (-----BEGIN PUBLIC KEY-----)."
+    )
+
+
+def test_a_key_that_is_not_rsa_is_refused() -> None:
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+        .decode()
+    )
+
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_environment({"QUALIFY_JWT_PUBLIC_KEY": pem})
+
+    assert str(refused.value) == (
+        "QUALIFY_JWT_PUBLIC_KEY must be an RSA key; tokens are checked as RS256."
+    )
+
+
+def test_a_short_rsa_key_is_refused() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_environment({"QUALIFY_JWT_PUBLIC_KEY": _rsa_pem(1024)})
+
+    assert str(refused.value) == (
+        "QUALIFY_JWT_PUBLIC_KEY is a 1024-bit RSA key; use one of at least 2048 bits."
     )

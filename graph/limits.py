@@ -1,0 +1,463 @@
+"""Limits on what one GraphQL request may ask for, all checked before anything runs.
+
+Three checks, one per stage of a request:
+
+* the query text, before the parser sees it: its tokens are counted and its
+  brackets' nesting is followed, both without recursion, since graphql-core's
+  parser recurses once per level;
+* the parsed document, as a validation rule (so the validation cache keeps the
+  verdict): its depth and its aliases, with every fragment counted at each spread;
+* the operation with its variables, just before execution: its cost, which depends
+  on the page sizes the variables may carry.
+
+The rule class and the limits are built once per schema; each request only gets a
+small extension pointing at them, so cached validations stay valid across
+requests and a refused query is refused every time it is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    Lexer,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    Source,
+    TokenKind,
+    get_named_type,
+)
+from graphql.execution.values import (
+    VariableValues,
+    get_argument_values,
+    get_variable_values,
+)
+from graphql.type.introspection import (
+    SchemaMetaFieldDef,
+    TypeMetaFieldDef,
+    TypeNameMetaFieldDef,
+)
+from strawberry.extensions import SchemaExtension
+
+from projections.paging import check_page_size
+from qualify.config import Settings
+
+# Arguments, input objects and lists add brackets beyond a query's depth; this
+# many more levels of them are allowed before the text is refused unparsed.
+NESTING_ALLOWANCE = 32
+CACHE_SIZE = 512
+CACHED_TEXT_LENGTH = 16 * 1024
+# Introspection answers from the schema in memory and is off in production;
+# GraphiQL's own introspection query is 15 levels deep.
+_INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+_META_FIELDS: dict[str, GraphQLField] = {
+    "__schema": SchemaMetaFieldDef,
+    "__type": TypeMetaFieldDef,
+    "__typename": TypeNameMetaFieldDef,
+}
+_OPENERS = frozenset({TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L})
+_CLOSERS = frozenset({TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R})
+
+QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
+TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one request may ask for."""
+
+    max_depth: int
+    max_aliases: int
+    max_tokens: int
+    max_cost: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            max_cost=settings.max_cost,
+        )
+
+    @property
+    def max_nesting(self) -> int:
+        """How deeply brackets of any kind may nest in the query text."""
+        return self.max_depth + NESTING_ALLOWANCE
+
+
+def limit_error(code: str, message: str) -> GraphQLError:
+    """An error that refuses the whole request, with its code for clients."""
+    return GraphQLError(message, extensions={"code": code})
+
+
+# The query text
+
+
+def text_problem(
+    query: str, max_tokens: int, max_nesting: int
+) -> tuple[str, str] | None:
+    """The code and message refusing ``query`` unparsed, or None.
+
+    Verdicts on texts of ordinary length are remembered; a long text is read
+    again each time, so that a stream of distinct large texts cannot fill memory.
+    """
+    if len(query) <= CACHED_TEXT_LENGTH:
+        return _cached_text_problem(query, max_tokens, max_nesting)
+    return _text_problem(query, max_tokens, max_nesting)
+
+
+def _text_problem(
+    query: str, max_tokens: int, max_nesting: int
+) -> tuple[str, str] | None:
+    """The code and message refusing ``query`` unparsed, or None.
+
+    Reading stops at the first token past a limit, so a huge text costs no more
+    than a small one that is refused. A syntax error is left for the parser, whose
+    message points at it.
+    """
+    lexer = Lexer(Source(query))
+    tokens = 0
+    nesting = 0
+    try:
+        token = lexer.advance()
+        while token.kind is not TokenKind.EOF:
+            tokens += 1
+            if tokens > max_tokens:
+                return TOO_MANY_TOKENS, (
+                    f"The query has more than {max_tokens} tokens; at most "
+                    f"{max_tokens} are allowed."
+                )
+            if token.kind in _OPENERS:
+                nesting += 1
+                if nesting > max_nesting:
+                    return QUERY_TOO_DEEP, (
+                        f"The query nests brackets more than {max_nesting} levels "
+                        f"deep; at most {max_nesting} are allowed."
+                    )
+            elif token.kind in _CLOSERS:
+                nesting = max(nesting - 1, 0)
+            token = lexer.advance()
+    except GraphQLError:
+        return None
+    return None
+
+
+_cached_text_problem = lru_cache(maxsize=CACHE_SIZE)(_text_problem)
+
+
+# The document: depth and aliases
+
+
+@dataclass
+class _Shape:
+    """What a selection set holds by itself, its fragment spreads aside."""
+
+    depth: int
+    aliases: int
+    spreads: list[tuple[str, int]]
+    """Each spread's fragment and the depth it is spread at."""
+
+
+def _shape(selection_set: SelectionSetNode, exempt: bool = False) -> _Shape:
+    shape = _Shape(depth=0, aliases=0, spreads=[])
+    stack = [(selection_set, 0, exempt)]
+    while stack:
+        selections, level, exempt_here = stack.pop()
+        for selection in selections.selections:
+            if isinstance(selection, FragmentSpreadNode):
+                if not exempt_here:
+                    shape.spreads.append((selection.name.value, level))
+                continue
+            if isinstance(selection, FieldNode):
+                if selection.alias is not None:
+                    shape.aliases += 1
+                inner_exempt = (
+                    exempt_here or selection.name.value in _INTROSPECTION_FIELDS
+                )
+                inner_level = level if inner_exempt else level + 1
+                if not inner_exempt:
+                    shape.depth = max(shape.depth, inner_level)
+                if selection.selection_set is not None:
+                    stack.append((selection.selection_set, inner_level, inner_exempt))
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner_exempt = exempt_here or (
+                    condition is not None and condition.name.value.startswith("__")
+                )
+                stack.append((selection.selection_set, level, inner_exempt))
+    return shape
+
+
+def _fragment_order(
+    shapes: Mapping[str, _Shape],
+) -> list[str]:
+    """Fragments ordered so that each comes after every fragment it spreads.
+
+    Walked without recursion, since a chain of fragments can be as long as the
+    token limit allows; a spread closing a cycle is skipped here, and the
+    specification's own rule reports the cycle.
+    """
+    order: list[str] = []
+    done: set[str] = set()
+    for root in shapes:
+        if root in done:
+            continue
+        path = [(root, iter(shapes[root].spreads))]
+        on_path = {root}
+        while path:
+            name, spreads = path[-1]
+            for spread, _level in spreads:
+                if spread in shapes and spread not in done and spread not in on_path:
+                    path.append((spread, iter(shapes[spread].spreads)))
+                    on_path.add(spread)
+                    break
+            else:
+                path.pop()
+                on_path.discard(name)
+                done.add(name)
+                order.append(name)
+    return order
+
+
+def measure(document: DocumentNode) -> list[tuple[OperationDefinitionNode, int, int]]:
+    """Each operation's depth and alias count, fragments counted at every spread."""
+    shapes: dict[str, _Shape] = {}
+    for definition in document.definitions:
+        if isinstance(definition, FragmentDefinitionNode):
+            exempt = definition.type_condition.name.value.startswith("__")
+            shapes[definition.name.value] = _shape(definition.selection_set, exempt)
+
+    depths: dict[str, int] = {}
+    aliases: dict[str, int] = {}
+
+    def total(shape: _Shape) -> tuple[int, int]:
+        depth, count = shape.depth, shape.aliases
+        for spread, level in shape.spreads:
+            depth = max(depth, level + depths.get(spread, 0))
+            count += aliases.get(spread, 0)
+        return depth, count
+
+    for name in _fragment_order(shapes):
+        depths[name], aliases[name] = total(shapes[name])
+
+    measured = []
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            depth, count = total(_shape(definition.selection_set))
+            measured.append((definition, depth, count))
+    return measured
+
+
+def depth_and_alias_rule(limits: Limits) -> type[ASTValidationRule]:
+    """A validation rule refusing operations too deep or with too many aliases."""
+
+    class DepthAndAliasLimit(ASTValidationRule):
+        def enter_document(self, node: DocumentNode, *_args: Any) -> None:
+            for operation, depth, count in measure(node):
+                if depth > limits.max_depth:
+                    self.report_error(
+                        GraphQLError(
+                            f"The query is {depth} levels deep; at most "
+                            f"{limits.max_depth} are allowed.",
+                            operation,
+                            extensions={"code": QUERY_TOO_DEEP},
+                        )
+                    )
+                if count > limits.max_aliases:
+                    self.report_error(
+                        GraphQLError(
+                            f"The query uses {count} aliases, counting each use of "
+                            f"a fragment; at most {limits.max_aliases} are allowed.",
+                            operation,
+                            extensions={"code": TOO_MANY_ALIASES},
+                        )
+                    )
+
+    return DepthAndAliasLimit
+
+
+# The operation: cost
+
+
+def _is_connection(field: GraphQLField) -> bool:
+    named = get_named_type(field.type)
+    return "first" in field.args and named.name.endswith("Connection")
+
+
+class _Costing:
+    """The cost of one operation with its variables.
+
+    Every field costs 1 plus what lies beneath it; beneath a connection, that is
+    multiplied by the page size asked for (``first``, or its default). Fragments are
+    costed once each, in an order that needs no recursion through them.
+    """
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: VariableValues,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.costs: dict[str, int] = {}
+
+    def fragment_costs(self) -> None:
+        shapes = {
+            name: _shape(fragment.selection_set)
+            for name, fragment in self.fragments.items()
+        }
+        for name in _fragment_order(shapes):
+            fragment = self.fragments[name]
+            parent = self.schema.get_type(fragment.type_condition.name.value)
+            self.costs[name] = self.selection_cost(fragment.selection_set, parent)
+
+    def selection_cost(
+        self, selection_set: SelectionSetNode, parent: GraphQLNamedType | None
+    ) -> int:
+        cost = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FragmentSpreadNode):
+                cost += self.costs.get(selection.name.value, 0)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = (
+                    self.schema.get_type(condition.name.value) if condition else parent
+                )
+                cost += self.selection_cost(selection.selection_set, inner)
+            elif isinstance(selection, FieldNode):
+                cost += self.field_cost(selection, parent)
+        return cost
+
+    def field_cost(self, node: FieldNode, parent: GraphQLNamedType | None) -> int:
+        field = self._field(node.name.value, parent)
+        if node.selection_set is None or field is None:
+            return 1
+        beneath = self.selection_cost(node.selection_set, get_named_type(field.type))
+        if _is_connection(field):
+            arguments = get_argument_values(field, node, self.variables)
+            # The same check the resolver makes, made before anything runs: a page
+            # size out of range would make the cost meaningless, or negative.
+            beneath *= check_page_size(arguments["first"])
+        return 1 + beneath
+
+    def _field(self, name: str, parent: GraphQLNamedType | None) -> GraphQLField | None:
+        meta = _META_FIELDS.get(name)
+        if meta is not None:
+            return meta
+        if isinstance(parent, GraphQLObjectType):
+            field: GraphQLField | None = parent.fields.get(name)
+            return field
+        return None
+
+
+def operation_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    raw_variables: dict[str, Any] | None,
+) -> int | None:
+    """The cost of the operation that would run, or None when it cannot run.
+
+    With no operation name every operation is costed and the dearest one counts,
+    whichever one execution picks. Variables that do not fit their types leave the
+    cost unknown: execution refuses them itself, before any resolver.
+    """
+    fragments = {
+        d.name.value: d
+        for d in document.definitions
+        if isinstance(d, FragmentDefinitionNode)
+    }
+    operations = [
+        d
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+        and (operation_name is None or (d.name and d.name.value == operation_name))
+    ]
+    worst: int | None = None
+    for operation in operations:
+        variables = get_variable_values(
+            schema, operation.variable_definitions or (), raw_variables or {}
+        )
+        if isinstance(variables, list):
+            continue
+        root = schema.get_root_type(operation.operation)
+        costing = _Costing(schema, fragments, variables)
+        costing.fragment_costs()
+        cost = costing.selection_cost(operation.selection_set, root)
+        worst = cost if worst is None else max(worst, cost)
+    return worst
+
+
+# The extension
+
+
+def limits_extension(limits: Limits) -> Callable[[], SchemaExtension]:
+    """A factory of the per-request extension; its rule is built here, once."""
+    rule = depth_and_alias_rule(limits)
+    return lambda: QueryLimits(limits, rule)
+
+
+class QueryLimits(SchemaExtension):
+    """Applies ``limits`` to one request; listed before the parser cache."""
+
+    def __init__(self, limits: Limits, rule: type[ASTValidationRule]) -> None:
+        self.limits = limits
+        self.rule = rule
+        self.cost: int | None = None
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.validation_rules = (*context.validation_rules, self.rule)
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        query = self.execution_context.query
+        if query:
+            problem = text_problem(
+                query, self.limits.max_tokens, self.limits.max_nesting
+            )
+            if problem is not None:
+                raise limit_error(*problem)
+        yield
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None:
+            self.cost = operation_cost(
+                context.schema._schema,
+                context.graphql_document,
+                context.operation_name,
+                context.variables,
+            )
+            if self.cost is not None and self.cost > self.limits.max_cost:
+                raise limit_error(
+                    QUERY_TOO_COSTLY,
+                    f"The query would cost {self.cost}; at most "
+                    f"{self.limits.max_cost} is allowed. Each field costs 1, and a "
+                    "list's `first` multiplies the cost of what it holds.",
+                )
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        if self.cost is None:
+            return {}
+        return {"cost": {"requested": self.cost, "limit": self.limits.max_cost}}
