@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections.abc import Iterator
 from datetime import date
 from urllib.parse import urlencode
@@ -41,6 +42,7 @@ BOM = "\ufeff"
 EXPORT_PATH = "/exports/training-records.csv"
 TEMPLATE_PATH = "/exports/training-records-template.csv"
 EXPIRATIONS_PATH = "/exports/certificate-expirations.csv"
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 EXPIRATION_HEADINGS = (
     "Username",
     "Email",
@@ -121,6 +123,7 @@ def _cells(row: ExportRow) -> list[str]:
 def _filter(backend: Backend, token: Principal, request: Request) -> ExportFilter:
     principal = backend.principal(token.username, token.role)
     params = request.query_params
+    _once(request, ("username", "code", "from", "to"))
     unknown = set(params) - {"username", "code", "from", "to"}
     if unknown:
         raise InvalidInput(
@@ -146,15 +149,16 @@ def _expiry_filter(
     principal = backend.principal(token.username, token.role)
     principal.require(Right.VIEW_REPORTS)
     params = request.query_params
+    _once(request, ("status", "before", "code"))
     unknown = set(params) - {"status", "before", "code"}
     if unknown:
         raise InvalidInput(
             f"Unknown filter {sorted(unknown)[0]!r}; use status, before, code.",
             field=sorted(unknown)[0],
         )
-    raw_status = params.get("status")
+    raw_status = (params.get("status") or "").strip()
     status = None
-    if raw_status is not None:
+    if raw_status:
         try:
             status = CertificateStatus(raw_status.strip().upper())
         except ValueError:
@@ -173,11 +177,23 @@ def _expiry_filter(
     )
 
 
+def _once(request: Request, names: tuple[str, ...]) -> None:
+    # Two values for one filter would leave the export to pick one silently.
+    for name in names:
+        if len(request.query_params.getlist(name)) > 1:
+            raise InvalidInput(f"Give the {name} filter once.", field=name)
+
+
 def _day(value: str | None, field: str) -> str | None:
-    if value is None:
+    # An empty filter is no filter, as a form with a blank field sends it.
+    text = (value or "").strip()
+    if not text:
         return None
     try:
-        return date.fromisoformat(value.strip()).isoformat()
+        # fromisoformat alone also takes 20250101 and week dates.
+        if not _DAY.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text).isoformat()
     except ValueError:
         raise InvalidInput(
             f"{field} must be a date, YYYY-MM-DD.", field=field

@@ -27,6 +27,7 @@ from domain.principal import Role as DomainRole
 from graph.context import Info
 from graph.errors import UserError
 from graph.queries import (
+    given_months,
     read_code,
     read_content,
     read_path,
@@ -118,8 +119,9 @@ class DeleteCodeInput:
 class SetCodeValidityInput:
     code: str
     months: int | None = strawberry.field(
-        description="Months a record with this code stays valid, 1 to 600; null: "
-        "it never expires. Applies to every record already held, at once."
+        default=strawberry.UNSET,
+        description="Required: months a record with this code stays valid, 1 to "
+        "600, or null: it never expires. Applies to every record already held.",
     )
 
 
@@ -435,7 +437,7 @@ class Mutation:
         self, info: Info, input: SetCodeValidityInput
     ) -> CodePayload:
         outcome, errors = await _run(
-            info, lambda: c.SetCodeValidity(input.code, input.months)
+            info, lambda: c.SetCodeValidity(input.code, given_months(input.months))
         )
         return CodePayload(
             code=await _result(info, outcome, read_code), user_errors=errors

@@ -15,7 +15,7 @@ import strawberry
 
 from domain.codes import normalise_code
 from domain.content import Status as DomainStatus
-from domain.errors import NotFound
+from domain.errors import InvalidInput, NotFound
 from domain.learners import normalise_username
 from domain.principal import Right, Role
 from domain.validity import (
@@ -131,6 +131,22 @@ def read_permissions(
         access.manager_of(db, username),
         role_known,
     )
+
+
+def given_months(months: object) -> int | None:
+    """A validity period that must be given, even when it is null.
+
+    Leaving it out must not read as "never expires": that would lift the expiry
+    of every record of the code.
+    """
+    if months is strawberry.UNSET:
+        raise InvalidInput(
+            "Give months: a number of months from 1 to 600, or null for a "
+            "qualification that never expires.",
+            field="months",
+        )
+    assert months is None or isinstance(months, int)
+    return months
 
 
 def canonical_id(value: str) -> str | None:
@@ -317,11 +333,19 @@ class Query:
         "learners' certificates would expire, or become valid again."
     )
     async def validity_impact(
-        self, info: Info, code: str, months: int | None
+        self,
+        info: Info,
+        code: str,
+        months: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Required: 1 to 600, or null for never expiring."
+            ),
+        ] = strawberry.UNSET,
     ) -> ValidityImpact | None:
         info.context.principal.require(Right.MANAGE_CODES)
         name = normalise_code(code)
-        new_months = check_validity_months(months)
+        new_months = check_validity_months(given_months(months))
         backend = info.context.backend
         day = backend.today()
         window = backend.settings.expiring_days

@@ -139,13 +139,19 @@ class QualificationCode:
     validity_months: int | None = strawberry.field(
         description="Months a record with this code stays valid; null: for ever."
     )
-    validity_changes: list[ValidityChange] = strawberry.field(
-        description="Every change of the validity period, oldest first."
-    )
+    changes: strawberry.Private[list[ValidityChangeRow]]
 
     @strawberry.field(description="Whether anything still uses it (delete refused).")
     def in_use(self) -> bool:
         return bool(self.used_in) or self.active_record_count > 0
+
+    @strawberry.field(
+        description="Every change of the validity period, oldest first, with who "
+        "made it: audit history, for those with the right to read it."
+    )
+    def validity_changes(self, info: Info) -> list[ValidityChange]:
+        info.context.principal.require(Right.READ_AUDIT_HISTORY)
+        return [ValidityChange.of(change) for change in self.changes]
 
     @classmethod
     def of(
@@ -158,7 +164,7 @@ class QualificationCode:
             used_in=[CodeUse.of(use) for use in uses],
             created_at=datetime.fromisoformat(row.created_at),
             validity_months=row.validity_months,
-            validity_changes=[ValidityChange.of(change) for change in changes],
+            changes=changes,
         )
 
 

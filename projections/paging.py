@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from domain.errors import InvalidInput
+from domain.text import hidden_character
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 100
@@ -49,6 +50,8 @@ def decode_cursor(cursor: str, kind: str, parts: int = 1) -> list[str]:
         or len(value) != parts + 1
         or value[0] != kind
         or not all(isinstance(part, str) for part in value[1:])
+        # Ours never hold control characters, and PostgreSQL refuses a NUL.
+        or any(hidden_character(part) for part in value[1:])
     ):
         raise InvalidInput(
             "The cursor is damaged or belongs to another list; use one this list "
@@ -68,7 +71,13 @@ def check_page_size(first: int) -> int:
 
 
 def check_search(search: str) -> str:
-    """A search text is at most 100 characters."""
+    """A search text is at most 100 visible characters."""
+    hidden = hidden_character(search)
+    if hidden:
+        raise InvalidInput(
+            f"A search cannot hold the control or invisible character {hidden}.",
+            field="search",
+        )
     if len(search) > MAX_SEARCH_LENGTH:
         raise InvalidInput(
             f"A search has at most {MAX_SEARCH_LENGTH} characters; "

@@ -359,8 +359,13 @@ def _import(args: argparse.Namespace) -> int:
 
     backend = build(settings)
     try:
-        verb = "checking" if args.dry_run else "applying"
-        print(f"{verb} {len(parsed.rows)} rows...", file=sys.stderr)
+        if args.dry_run:
+            print("checking every row; nothing is written...", file=sys.stderr)
+        else:
+            print(
+                "checking every row; the file is applied only if all are valid...",
+                file=sys.stderr,
+            )
         outcome = backend.handle(
             ImportTrainingRecords(path.name, parsed, dry_run=args.dry_run), CLI_USER
         )

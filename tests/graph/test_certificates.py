@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 from datetime import date
 from typing import Any
 
@@ -333,3 +335,105 @@ async def test_a_bad_export_filter_is_refused_by_name(
     (error,) = response.json()["errors"]
     assert error["message"] == message
     assert error["extensions"]["field"] == field
+
+
+async def test_leaving_months_out_is_refused_rather_than_read_as_never(
+    client: GraphQLClient, server: Server, cpr: str
+) -> None:
+    message = (
+        "Give months: a number of months from 1 to 600, or null for a "
+        "qualification that never expires."
+    )
+    data = await client.data(
+        f'mutation {{ setCodeValidity(input: {{code: "CPR"}}) {{ {ERRORS} }} }}'
+    )
+    assert data["setCodeValidity"]["userErrors"] == [
+        {"code": "INVALID_INPUT", "field": "months", "message": message}
+    ]
+    code = await client.data('{ code(code: "CPR") { validityMonths } }')
+    assert code == {"code": {"validityMonths": 12}}
+
+    response = await client.post('{ validityImpact(code: "CPR") { learners } }')
+    (error,) = response.json()["errors"]
+    assert (error["message"], error["extensions"]["code"]) == (
+        message,
+        "INVALID_INPUT",
+    )
+
+
+def _cursor(*parts: str) -> str:
+    text = json.dumps(list(parts)).encode()
+    return base64.urlsafe_b64encode(text).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("query", "cursor"),
+    [
+        (
+            "query($after: String) { certificateExpirations(after: $after) "
+            "{ totalCount } }",
+            _cursor("certificate", "2024-01-01", "\u0000"),
+        ),
+        (
+            "query($after: String) { trainingRecords(after: $after) { totalCount } }",
+            _cursor("record", "2024-01-01", "\u0000"),
+        ),
+        (
+            "query($after: String) { codes(after: $after) { totalCount } }",
+            _cursor("code", "A\u0000"),
+        ),
+        (
+            'query($after: String) { learningPath(code: "SAFETY") { participants('
+            "after: $after) { totalCount } } }",
+            _cursor("participant", "\u001f"),
+        ),
+    ],
+    ids=["expirations", "records", "codes", "participants"],
+)
+async def test_a_cursor_holding_a_control_character_is_refused_on_every_store(
+    client: GraphQLClient, server: Server, cpr: str, query: str, cursor: str
+) -> None:
+    run(
+        server.backend,
+        c.CreateLearningPath("SAFETY", "Safety", steps=(c.StepInput("CPR", "CPR", 1),)),
+    )
+    response = await client.post(query, {"after": cursor})
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "INVALID_INPUT"
+    assert error["extensions"]["field"] == "after"
+
+
+async def test_a_search_holding_a_control_character_is_refused(
+    client: GraphQLClient,
+) -> None:
+    response = await client.post(
+        "query($s: String) { codes(search: $s) { totalCount } }", {"s": "A\u0000"}
+    )
+    (error,) = response.json()["errors"]
+    assert error["message"] == (
+        "A search cannot hold the control or invisible character U+0000."
+    )
+    assert error["extensions"]["field"] == "search"
+
+
+async def test_empty_export_filters_are_no_filters_and_repeats_are_refused(
+    server: Server, cpr: str
+) -> None:
+    blank = _rows(
+        await _get(server, server.token(), {"status": "", "before": "", "code": ""})
+    )
+    assert [row["Username"] for row in blank] == [OTHER_LEARNER, LEARNER]
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        repeated = await http.get(
+            f"{server.url}{EXPIRATIONS_PATH}?status=EXPIRED&status=VALID",
+            headers={"Authorization": f"Bearer {server.token()}"},
+        )
+    assert repeated.status_code == 400
+    assert repeated.json()["errors"][0]["message"] == "Give the status filter once."
+
+    compact = await _get(server, server.token(), {"before": "20250101"})
+    assert compact.status_code == 400
+    assert compact.json()["errors"][0]["message"] == (
+        "before must be a date, YYYY-MM-DD."
+    )

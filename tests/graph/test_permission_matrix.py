@@ -157,6 +157,11 @@ OPERATIONS = [
     ),
     Operation("own permissions", "{{ permissions {{ rights }} }}", EVERYONE),
     Operation(
+        "validity history",
+        '{{ code(code: "CPR") {{ validityChanges {{ changedBy }} }} }}',
+        frozenset({Role.ADMIN, Role.AUDITOR}),
+    ),
+    Operation(
         "bob's permissions",
         '{{ permissions(username: "bob") {{ rights }} }}',
         ADMIN,

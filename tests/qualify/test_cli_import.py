@@ -111,7 +111,7 @@ def test_reading_shows_a_progress_bar_on_standard_error(
     assert capsys.readouterr().err == (
         "\rreading [#############.......] row 2"
         "\rreading [####################] row 3\n"
-        "applying 2 rows...\n"
+        "checking every row; the file is applied only if all are valid...\n"
     )
 
 

@@ -110,6 +110,37 @@ def test_a_limit_that_is_not_a_positive_number_is_refused(
     )
 
 
+@pytest.mark.parametrize("raw", ["\uff15", "\u0665"])
+def test_a_limit_in_another_scripts_digits_is_refused(raw: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_environment({"QUALIFY_MAX_DEPTH": raw})
+
+    assert str(refused.value) == (
+        f"QUALIFY_MAX_DEPTH must be a positive number of levels, not {raw!r}."
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "days"), [(None, 30), ("", 30), (" 45 ", 45), ("0", 0), ("366", 366)]
+)
+def test_the_expiring_window_has_a_default_and_can_be_set(
+    raw: str | None, days: int
+) -> None:
+    env = {} if raw is None else {"QUALIFY_EXPIRING_DAYS": raw}
+    assert Settings.from_environment(env).expiring_days == days
+
+
+@pytest.mark.parametrize("raw", ["-1", "367", "abc", "30.0", "1e1", "\uff10"])
+def test_an_expiring_window_outside_0_to_366_days_is_refused(raw: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_environment({"QUALIFY_EXPIRING_DAYS": raw})
+
+    assert str(refused.value) == (
+        "QUALIFY_EXPIRING_DAYS must be a whole number of days from 0 to 366, "
+        f"not {raw!r}."
+    )
+
+
 def test_the_depth_limit_has_a_ceiling() -> None:
     assert Settings.from_environment({"QUALIFY_MAX_DEPTH": "100"}).max_depth == 100
     with pytest.raises(ConfigurationError) as refused:
