@@ -46,6 +46,7 @@ from domain.errors import (
     IdempotencyKeyReused,
     InvalidDate,
     InvalidInput,
+    InvalidReference,
     NotFound,
     NotLive,
 )
@@ -1254,7 +1255,7 @@ def _parse_id(value: str, field: str) -> UUID:
     try:
         return UUID(value.strip())
     except ValueError:
-        raise NotFound(
+        raise InvalidReference(
             f"{value!r} is not an id this system issued.", field=field
         ) from None
 

@@ -6,7 +6,8 @@ code and a sentence saying what to do. Anything else is a defect::
     QualifyError
     ├── InvalidInput          INVALID_INPUT     a field is empty, too long, out of range
     │   ├── InvalidCode       INVALID_CODE      not 1-32 letters A-Z and digits 0-9
-    │   └── InvalidDate       INVALID_DATE      a date in the future or malformed
+    │   ├── InvalidDate       INVALID_DATE      a date in the future or malformed
+    │   └── InvalidReference  BAD_USER_INPUT    an id or cursor this system never issued
     ├── CodeTaken             CODE_TAKEN        another live code has that name
     ├── CodeRenamed           CODE_RENAMED      the name was renamed; use the new one
     ├── CodeInUse             CODE_IN_USE       content, paths or records still use it
@@ -54,6 +55,12 @@ class InvalidDate(InvalidInput):
     """A completion date that is malformed or lies in the future."""
 
     code = "INVALID_DATE"
+
+
+class InvalidReference(InvalidInput):
+    """An opaque id or cursor that is tampered, truncated or of another kind."""
+
+    code = "BAD_USER_INPUT"
 
 
 class CodeTaken(QualifyError):
@@ -134,6 +141,7 @@ ERROR_CODES: tuple[str, ...] = tuple(
                 InvalidInput,
                 InvalidCode,
                 InvalidDate,
+                InvalidReference,
                 CodeTaken,
                 CodeRenamed,
                 CodeInUse,

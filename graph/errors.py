@@ -30,6 +30,7 @@ _SUGGESTION = re.compile(r"\s*Did you mean .*\Z", re.DOTALL)
 class UserErrorCode(Enum):
     # One value per code in domain.errors.ERROR_CODES; a test holds them together.
     ALREADY_EXISTS = "ALREADY_EXISTS"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
     CODE_IN_USE = "CODE_IN_USE"
     CODE_RENAMED = "CODE_RENAMED"
     CODE_REQUIRES_TRAINING_RECORD = "CODE_REQUIRES_TRAINING_RECORD"

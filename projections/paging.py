@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, InvalidReference
 from domain.text import hidden_character
 
 T = TypeVar("T")
@@ -53,7 +53,7 @@ def decode_cursor(cursor: str, kind: str, parts: int = 1) -> list[str]:
         # Ours never hold control characters, and PostgreSQL refuses a NUL.
         or any(hidden_character(part) for part in value[1:])
     ):
-        raise InvalidInput(
+        raise InvalidReference(
             "The cursor is damaged or belongs to another list; use one this list "
             "returned.",
             field="after",

@@ -580,7 +580,7 @@ async def test_a_long_or_deeply_nested_cursor_is_invalid_input_not_a_defect(
 
     for response in responses:
         [error] = response.json()["errors"]
-        assert error["extensions"] == {"code": "INVALID_INPUT", "field": "after"}
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
         assert error["message"] == BAD_CURSOR
     assert _defects(caplog) == []
 
@@ -808,3 +808,40 @@ async def test_a_signed_token_that_does_not_fit_says_why(
     assert response.json() == {
         "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]
     }
+
+
+@pytest.mark.parametrize(
+    ("mutation", "field", "value"),
+    [
+        (
+            'updateTrainingRecord(input: {{recordId: {v}, title: "x"}})',
+            "recordId",
+            "nope",
+        ),
+        ("deleteRecord(input: {{recordId: {v}}})", "recordId", "1a13712f-0b64-49b5"),
+        (
+            'completeContent(input: {{contentId: {v}, username: "lena", '
+            'completionDate: "2024-01-01"}})',
+            "contentId",
+            "12345",
+        ),
+    ],
+    ids=["garbage record", "truncated record", "wrong content"],
+)
+async def test_an_id_this_system_never_issued_is_bad_user_input(
+    client: GraphQLClient, mutation: str, field: str, value: str
+) -> None:
+    await _register(client, "lena")
+    stored = _stored(client.server)
+    document = mutation.format(v='"' + value + '"')
+    data = await client.data(f"mutation {{ {document} {{ {ERRORS} }} }}")
+
+    (payload,) = data.values()
+    assert payload["userErrors"] == [
+        {
+            "code": "BAD_USER_INPUT",
+            "field": field,
+            "message": f"{value!r} is not an id this system issued.",
+        }
+    ]
+    assert _stored(client.server) == stored

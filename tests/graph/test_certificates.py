@@ -399,7 +399,7 @@ async def test_a_cursor_holding_a_control_character_is_refused_on_every_store(
     )
     response = await client.post(query, {"after": cursor})
     (error,) = response.json()["errors"]
-    assert error["extensions"]["code"] == "INVALID_INPUT"
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert error["extensions"]["field"] == "after"
 
 

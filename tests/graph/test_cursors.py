@@ -15,7 +15,7 @@ from tests.graph.conftest import GraphQLClient
 BAD_CURSOR = {
     "message": "The cursor is damaged or belongs to another list; use one this "
     "list returned.",
-    "extensions": {"code": "INVALID_INPUT", "field": "after"},
+    "extensions": {"code": "BAD_USER_INPUT", "field": "after"},
 }
 
 LISTS = {
@@ -105,7 +105,7 @@ async def test_a_real_cursor_turns_the_page(
     "kind", ["truncated", "another-list", "random-base64", "600-characters"]
 )
 @pytest.mark.parametrize("name", list(LISTS))
-async def test_a_damaged_cursor_is_invalid_input(
+async def test_a_damaged_cursor_is_bad_user_input(
     client: GraphQLClient,
     cursors: dict[str, str],
     caplog: pytest.LogCaptureFixture,

@@ -169,7 +169,7 @@ async def test_a_bad_cursor_is_a_clear_input_error(client: GraphQLClient) -> Non
     response = await client.post('{ codes(after: "bm90LWEtY3Vyc29y") { totalCount } }')
 
     [error] = response.json()["errors"]
-    assert error["extensions"] == {"code": "INVALID_INPUT", "field": "after"}
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
 
 
 async def test_page_size_outside_1_to_100_is_refused(client: GraphQLClient) -> None:

@@ -22,6 +22,7 @@ from domain.principal import SYSTEM, Right, Role
 from graph.exports import EXPIRATIONS_PATH, EXPORT_PATH
 from qualify.bootstrap import build
 from qualify.config import Settings
+from tests.csv_support import csv_file, import_row, upload
 from tests.graph.conftest import Server, serve
 from tests.support import LEARNER, OTHER_LEARNER, complete, load_seed, register, value
 
@@ -201,6 +202,24 @@ OPERATIONS = [
         "createCourse",
         'mutation {{ createCourse(input: {{title: "Course {role}", code: '
         '"COURSE{role}"}}) {{ userErrors {{ code }} }} }}',
+        CONTENT,
+    ),
+    Operation(
+        "createQuiz",
+        'mutation {{ createQuiz(input: {{title: "Quiz {role}", passMark: 80}}) '
+        "{{ userErrors {{ code }} }} }}",
+        CONTENT,
+    ),
+    Operation(
+        "createTrainingEvent",
+        'mutation {{ createTrainingEvent(input: {{title: "Event {role}", sessions: '
+        '[{{startsAt: "2025-01-01T10:00:00+00:00"}}]}}) {{ userErrors {{ code }} }} }}',
+        CONTENT,
+    ),
+    Operation(
+        "setContentCode",
+        'mutation {{ setContentCode(input: {{contentId: "{course}", code: '
+        '"CLAESS"}}) {{ userErrors {{ code }} }} }}',
         CONTENT,
     ),
     Operation(
@@ -394,3 +413,36 @@ async def test_lists_show_a_manager_only_their_subordinates_and_themselves(
     # mia is listed too once she has joined the path herself.
     assert LEARNER in participants
     assert participants <= {LEARNER, "mia"}
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [(LEARNER, ALICE_EDITORS), (OTHER_LEARNER, ADMIN)],
+    ids=["alice's row", "bob's row"],
+)
+async def test_each_role_may_import_only_the_rows_it_may_change(
+    world: World, name: str, allowed: frozenset[Role]
+) -> None:
+    server = world.server
+    outcomes = {}
+    for role in ROLES:
+        data = csv_file(import_row(name=name, title=f"Imported by {role.value}"))
+        token = server.token(USERS[role], role)
+        body = (await upload(server.url, data, token)).json()
+        payload = body["data"]["importTrainingRecords"]
+        report = payload["report"]
+        if report is None:
+            outcomes[role] = [e["code"] for e in payload["userErrors"]]
+        elif report["problems"]:
+            outcomes[role] = [p["reason"] for p in report["problems"]]
+        else:
+            outcomes[role] = "applied" if report["applied"] else "not applied"
+    expected = {}
+    for role in ROLES:
+        if role in allowed:
+            expected[role] = "applied"
+        elif role in (Role.LEARNER, Role.AUDITOR, Role.ANALYST):
+            expected[role] = ["FORBIDDEN"]
+        else:
+            expected[role] = ["You may not change this user's training records"]
+    assert outcomes == expected

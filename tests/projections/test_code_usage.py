@@ -133,7 +133,7 @@ def test_a_damaged_or_foreign_cursor_is_refused(
     with pytest.raises(InvalidInput) as refused:
         page(backend, after=cursor)
 
-    assert (refused.value.code, refused.value.field) == ("INVALID_INPUT", "after")
+    assert (refused.value.code, refused.value.field) == ("BAD_USER_INPUT", "after")
 
 
 @pytest.mark.parametrize("first", [0, 101])
