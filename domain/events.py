@@ -60,6 +60,18 @@ def _pin_topic(cls: type) -> None:
     register_topic(topic, cls)
 
 
+def event_types() -> list[type[Event]]:
+    """Every concrete event class defined so far, in a stable order."""
+    found: dict[str, type[Event]] = {}
+    pending: list[type[Event]] = [Event]
+    while pending:
+        cls = pending.pop()
+        pending += cls.__subclasses__()
+        if not cls.__dict__.get("abstract", False):
+            found[cls.TOPIC] = cls
+    return [found[topic] for topic in sorted(found)]
+
+
 @dataclass_transform(frozen_default=True)
 class _EventType(MetaDomainEvent):
     """Tells type checkers what the library's metaclass does: frozen dataclasses."""

@@ -7,7 +7,7 @@ statements whose number does not grow with the page size.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -15,8 +15,9 @@ import strawberry
 
 from domain.codes import normalise_code
 from domain.content import Status as DomainStatus
-from domain.errors import InvalidInput, NotFound
-from domain.learners import normalise_username
+from domain.errors import InvalidInput, InvalidReference, NotFound
+from domain.events import event_types
+from domain.learners import learner_id, normalise_username
 from domain.principal import Right, Role
 from domain.validity import (
     CertificateStatus as DomainCertificateStatus,
@@ -25,11 +26,13 @@ from domain.validity import (
     check_validity_months,
     expiry_date,
     status_on,
+    validity_id,
 )
 from graph.context import Info
 from graph.exports import expirations_url, export_url
 from graph.scope import code_name, reach_of, record_keys, whose_records
 from graph.types import (
+    AuditEvent,
     Certificate,
     CertificateStatus,
     CodeUse,
@@ -45,6 +48,7 @@ from graph.types import (
 )
 from projections import (
     access,
+    audit_log,
     certificates,
     code_usage,
     course_activity,
@@ -52,6 +56,7 @@ from projections import (
     path_progress,
 )
 from projections import training_records as records
+from projections.audit_log import EventFilter, event_type_name
 from projections.database import Db
 from projections.paging import check_page_size, check_search
 
@@ -402,6 +407,26 @@ class Query:
         role = principal.role if own else Role.LEARNER
         return await info.context.read(lambda db: read_permissions(db, user, role, own))
 
+    @strawberry.field(
+        description="The event log, oldest first, paged by position: who changed "
+        "what, when and why. Needs the right to read the audit history."
+    )
+    async def events(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        filter: EventFilterInput | None = None,
+    ) -> Connection[AuditEvent]:
+        info.context.principal.require(Right.READ_AUDIT_HISTORY)
+        check_page_size(first)
+
+        def query(db: Db) -> Connection[AuditEvent]:
+            page = audit_log.event_page(db, event_filter(db, filter), first, after)
+            return connection(page, [AuditEvent.of(row) for row in page.items])
+
+        return await info.context.read(query)
+
     @strawberry.field(description="Everything a rename of this code would touch.")
     async def rename_impact(self, info: Info, code: str) -> RenameImpact | None:
         info.context.principal.require(Right.MANAGE_CONTENT)
@@ -454,6 +479,89 @@ class Query:
             info.context.principal.require_view(user)
         name = normalise_code(code) if code else None
         return export_url(user, name, completed_from, completed_to)
+
+
+@strawberry.input(description="Which events to list; a field left out matches any.")
+class EventFilterInput:
+    code: str | None = strawberry.field(
+        default=None, description="A code's events (by its current name)."
+    )
+    username: str | None = strawberry.field(
+        default=None, description="A learner's events, their records' included."
+    )
+    path_code: str | None = strawberry.field(
+        default=None, description="A learning path's events."
+    )
+    content_id: strawberry.ID | None = None
+    record_id: strawberry.ID | None = strawberry.field(
+        default=None, description="One training record's events."
+    )
+    aggregate_id: strawberry.ID | None = None
+    type: str | None = strawberry.field(
+        default=None, description="An event type, e.g. CodeRenamed."
+    )
+    actor: str | None = None
+    correlation_id: str | None = None
+    occurred_from: datetime | None = strawberry.field(
+        default=None, name="from", description="From this moment on (inclusive)."
+    )
+    occurred_to: datetime | None = strawberry.field(
+        default=None, name="to", description="Before this moment."
+    )
+
+
+def event_filter(db: Db, given: EventFilterInput | None) -> EventFilter:
+    """The store's filter for what a client asked, refused when it names nothing."""
+    if given is None:
+        return EventFilter()
+    ids: list[str] = []
+    if given.code is not None:
+        name = normalise_code(given.code)
+        row = code_usage.live_code(db, name)
+        if row is None:
+            raise NotFound(f"There is no qualification code {name}.", field="code")
+        ids += [row.code_id, str(validity_id(UUID(row.code_id)))]
+    if given.username is not None:
+        ids.append(str(learner_id(normalise_username(given.username))))
+    if given.path_code is not None:
+        name = normalise_code(given.path_code, field="pathCode")
+        found = read_path(db, name)
+        if found is None:
+            raise NotFound(
+                f"There is no learning path with code {name}.", field="pathCode"
+            )
+        ids.append(str(found.id))
+    for raw, field in (
+        (given.content_id, "contentId"),
+        (given.aggregate_id, "aggregateId"),
+    ):
+        if raw is not None:
+            ids.append(_reference(raw, field))
+    kinds = {event_type_name(cls) for cls in event_types()}
+    if given.type is not None and given.type not in kinds:
+        raise InvalidInput(
+            f"There is no event type {given.type!r}; types are named like "
+            "CodeRenamed or TrainingRecordAdded.",
+            field="type",
+        )
+    return EventFilter(
+        aggregate_ids=ids or None,
+        subject_id=None
+        if given.record_id is None
+        else _reference(given.record_id, "recordId"),
+        event_type=given.type,
+        actor=given.actor.strip().lower() if given.actor else None,
+        correlation_id=given.correlation_id,
+        occurred_from=given.occurred_from,
+        occurred_to=given.occurred_to,
+    )
+
+
+def _reference(raw: str, field: str) -> str:
+    key = canonical_id(raw)
+    if key is None:
+        raise InvalidReference(f"{raw!r} is not an id this system issued.", field=field)
+    return key
 
 
 @strawberry.type(

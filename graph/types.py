@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Generic, TypeVar
+from uuid import UUID
 
 import strawberry
+from strawberry.scalars import JSON
 
 from domain.codes import UseKind as DomainUseKind
 from domain.content import ContentKind as DomainContentKind
@@ -17,10 +20,11 @@ from domain.paths import Progress, Step
 from domain.principal import Principal, Right
 from domain.principal import Role as DomainRole
 from domain.validity import CertificateStatus as DomainCertificateStatus
-from domain.validity import expiry_date, status_on
+from domain.validity import expiry_date, status_on, validity_id
 from graph.context import Info
 from graph.scope import reach_of
-from projections import path_progress
+from projections import audit_log, path_progress
+from projections.audit_log import AuditRow, EventFilter
 from projections.certificates import CertificateRow
 from projections.code_usage import CodeRow, Use, ValidityChangeRow
 from projections.course_activity import Activity, ContentRow
@@ -108,6 +112,46 @@ class CodeUse:
         )
 
 
+@strawberry.type(description="One stored event: who did what, when, and why.")
+class AuditEvent:
+    position: int = strawberry.field(description="Its place in the whole log.")
+    type: str = strawberry.field(description="The event's name, e.g. CodeRenamed.")
+    aggregate_id: strawberry.ID
+    aggregate_version: int
+    occurred_at: datetime
+    actor: str = strawberry.field(description="The username whose command it was.")
+    correlation_id: str = strawberry.field(
+        description="Shared by every event of one command (the request id)."
+    )
+    payload: JSON = strawberry.field(description="The event's own fields.")
+
+    @classmethod
+    def of(cls, row: AuditRow) -> AuditEvent:
+        return cls(
+            position=row.position,
+            type=row.event_type,
+            aggregate_id=strawberry.ID(row.aggregate_id),
+            aggregate_version=row.aggregate_version,
+            occurred_at=datetime.fromisoformat(row.occurred_at),
+            actor=row.actor,
+            correlation_id=row.correlation_id,
+            payload=json.loads(row.payload),
+        )
+
+
+async def history(
+    info: Info, only: EventFilter, first: int, after: str | None
+) -> Connection[AuditEvent]:
+    """A page of the events ``only`` picks, oldest first."""
+    check_page_size(first)
+
+    def query(db: Db) -> Connection[AuditEvent]:
+        page = audit_log.event_page(db, only, first, after)
+        return connection(page, [AuditEvent.of(row) for row in page.items])
+
+    return await info.context.read(query)
+
+
 @strawberry.type(description="One change of a code's validity period.")
 class ValidityChange:
     changed_at: datetime
@@ -140,6 +184,18 @@ class QualificationCode:
         description="Months a record with this code stays valid; null: for ever."
     )
     changes: strawberry.Private[list[ValidityChangeRow]]
+    code_id: strawberry.Private[str]
+
+    @strawberry.field(
+        description="The code's events, oldest first: every name it has had, its "
+        "descriptions, uses and validity; for those who may read the audit history."
+    )
+    async def history(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[AuditEvent]:
+        info.context.principal.require(Right.READ_AUDIT_HISTORY)
+        ids = [self.code_id, str(validity_id(UUID(self.code_id)))]
+        return await history(info, EventFilter(aggregate_ids=ids), first, after)
 
     @strawberry.field(description="Whether anything still uses it (delete refused).")
     def in_use(self) -> bool:
@@ -165,6 +221,7 @@ class QualificationCode:
             created_at=datetime.fromisoformat(row.created_at),
             validity_months=row.validity_months,
             changes=changes,
+            code_id=row.code_id,
         )
 
 
@@ -278,6 +335,17 @@ class TrainingRecord:
     expires_on: date | None = strawberry.field(
         description="The first day it is no longer valid; null: it never expires."
     )
+
+    @strawberry.field(
+        description="The record's events, oldest first: added, corrected, deleted. "
+        "Whoever may read the record may read its history."
+    )
+    async def history(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[AuditEvent]:
+        info.context.principal.require_view(self.username)
+        only = EventFilter(subject_id=str(self.record_id))
+        return await history(info, only, first, after)
 
     @strawberry.field(
         description="Its status on a day (today when left out); null when it was "
@@ -425,6 +493,17 @@ class LearningPath:
     )
 
     names: strawberry.Private[dict[str, str]]
+
+    @strawberry.field(
+        description="The path's events, oldest first: created, steps and rules set; "
+        "for those who may read the audit history."
+    )
+    async def history(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Connection[AuditEvent]:
+        info.context.principal.require(Right.READ_AUDIT_HISTORY)
+        only = EventFilter(aggregate_ids=[str(self.id)])
+        return await history(info, only, first, after)
 
     @strawberry.field(
         description="Who joined, by username, with their progress on a day (today "

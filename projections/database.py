@@ -59,6 +59,11 @@ class Writer(Db, Protocol):
         """
         ...
 
+    @property
+    def position(self) -> int:
+        """The log position of the event being applied."""
+        ...
+
 
 def one_of(column: str, values: Sequence[str] | None) -> tuple[str, list[object]]:
     """A condition that ``column`` is one of ``values``; None means no condition.
@@ -80,6 +85,7 @@ class BufferedWriter:
         self._sql: str | None = None
         self._rows: list[Sequence[Any]] = []
         self._memo: dict[str, Any] = {}
+        self.position = 0
 
     @property
     def memo(self) -> dict[str, Any]:

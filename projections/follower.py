@@ -142,6 +142,7 @@ class Follower:
                 writer = BufferedWriter(db)
                 for position, event in batch:
                     if position > positions[index]:
+                        writer.position = position
                         _dispatch(writer, handlers, event)
                 writer.flush()
                 positions[index] = max(positions[index], last)

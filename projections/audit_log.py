@@ -1,0 +1,175 @@
+"""The event log as a table: every event with who, when, why and what it said.
+
+Auditors page through it by position and filter it by aggregate, type, actor,
+time and correlation id; each of those has an index, so a filtered page reads
+only its own rows. ``subject_id`` names the record an event is about when that
+record lives inside a larger aggregate (a training record inside its learner).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.errors import InvalidReference
+from domain.events import Event, event_types
+from projections.database import Db, Writer, one_of
+from projections.paging import Page, decode_cursor, encode_cursor
+from projections.projection import Apply, Projection
+
+# What every event carries; the payload is the rest.
+_ENVELOPE = frozenset(
+    {"originator_id", "originator_version", "timestamp", "actor", "correlation_id"}
+)
+
+
+class AuditLog(Projection):
+    """One row per event, in log order."""
+
+    name = "audit_log"
+    version = 1
+    tables = ("audit_events",)
+    schema = (
+        """CREATE TABLE audit_events (
+            position INTEGER PRIMARY KEY,
+            aggregate_id TEXT NOT NULL,
+            aggregate_version INTEGER NOT NULL,
+            event_type TEXT NOT NULL,
+            occurred_at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            correlation_id TEXT NOT NULL,
+            subject_id TEXT,
+            payload TEXT NOT NULL
+        )""",
+        "CREATE INDEX audit_by_aggregate ON audit_events (aggregate_id, position)",
+        "CREATE INDEX audit_by_subject ON audit_events (subject_id, position)",
+        "CREATE INDEX audit_by_type ON audit_events (event_type, position)",
+        "CREATE INDEX audit_by_actor ON audit_events (actor, position)",
+        "CREATE INDEX audit_by_correlation ON audit_events (correlation_id, position)",
+        "CREATE INDEX audit_by_time ON audit_events (occurred_at, position)",
+    )
+
+    def handlers(self) -> Mapping[type[Event], Apply]:
+        return {cls: _append for cls in event_types()}
+
+
+def event_type_name(cls: type[Event]) -> str:
+    """An event class's stable name: its topic without the ``qualify:`` prefix."""
+    return cls.TOPIC.removeprefix("qualify:")
+
+
+def payload_of(event: Event) -> dict[str, Any]:
+    """The event's own fields, as stored."""
+    return {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
+
+
+def _append(db: Writer, e: Event) -> None:
+    payload = payload_of(e)
+    subject = payload.get("record_id")
+    db.write(
+        "INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            db.position,
+            str(e.originator_id),
+            e.originator_version,
+            event_type_name(type(e)),
+            e.timestamp.isoformat(),
+            e.actor,
+            e.correlation_id,
+            subject if isinstance(subject, str) else None,
+            json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str),
+        ),
+    )
+
+
+# Queries
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    position: int
+    aggregate_id: str
+    aggregate_version: int
+    event_type: str
+    occurred_at: str
+    actor: str
+    correlation_id: str
+    subject_id: str | None
+    payload: str
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events to list; None means any."""
+
+    aggregate_ids: Sequence[str] | None = None
+    subject_id: str | None = None
+    event_type: str | None = None
+    actor: str | None = None
+    correlation_id: str | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+
+
+def event_page(
+    db: Db, only: EventFilter, first: int, after: str | None
+) -> Page[AuditRow]:
+    """Events in log order, ``first`` after the cursor, matching ``only``."""
+    condition, params = one_of("aggregate_id", only.aggregate_ids)
+    where = [condition]
+    for clause, value in (
+        ("subject_id = ?", only.subject_id),
+        ("event_type = ?", only.event_type),
+        ("actor = ?", only.actor),
+        ("correlation_id = ?", only.correlation_id),
+        ("occurred_at >= ?", _instant(only.occurred_from)),
+        ("occurred_at < ?", _instant(only.occurred_to)),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    count = db.execute(
+        f"SELECT COUNT(*) FROM audit_events WHERE {' AND '.join(where)}", params
+    ).fetchone()[0]
+
+    if after is not None:
+        (position,) = decode_cursor(after, "event")
+        where.append("position > ?")
+        params.append(_position(position))
+    rows = db.execute(
+        f"SELECT * FROM audit_events WHERE {' AND '.join(where)} "
+        "ORDER BY position LIMIT ?",
+        [*params, first + 1],
+    ).fetchall()
+
+    items = [AuditRow(**row) for row in rows[:first]]
+    return Page(
+        items=items,
+        total_count=count,
+        has_next_page=len(rows) > first,
+        has_previous_page=after is not None,
+        cursors=[encode_cursor("event", str(row.position)) for row in items],
+    )
+
+
+def _instant(moment: datetime | None) -> str | None:
+    # Stored times are UTC ISO strings, which sort as the instants they name; a
+    # time given without an offset is taken as UTC.
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def _position(text: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise InvalidReference(
+            "The cursor is damaged or belongs to another list; use one this list "
+            "returned.",
+            field="after",
+        )
+    return int(text)
