@@ -4,10 +4,15 @@ Auditors page through it by position and filter it by aggregate, type, actor,
 time and correlation id; each of those has an index, so a filtered page reads
 only its own rows. ``subject_id`` names the record an event is about when that
 record lives inside a larger aggregate (a training record inside its learner).
+
+Each row also carries a hash over the event's content and the previous row's
+hash. Replaying the store and hashing again finds the first event that was
+changed behind the application's back: from there on, the hashes differ.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +25,9 @@ from projections.database import Db, Writer, one_of
 from projections.paging import Page, decode_cursor, encode_cursor
 from projections.projection import Apply, Projection
 
+GENESIS = "0" * 64
+"""The hash before the first event."""
+_LAST = "audit-last-hash"
 # What every event carries; the payload is the rest.
 _ENVELOPE = frozenset(
     {"originator_id", "originator_version", "timestamp", "actor", "correlation_id"}
@@ -42,7 +50,8 @@ class AuditLog(Projection):
             actor TEXT NOT NULL,
             correlation_id TEXT NOT NULL,
             subject_id TEXT,
-            payload TEXT NOT NULL
+            payload TEXT NOT NULL,
+            hash TEXT NOT NULL
         )""",
         "CREATE INDEX audit_by_aggregate ON audit_events (aggregate_id, position)",
         "CREATE INDEX audit_by_subject ON audit_events (subject_id, position)",
@@ -66,21 +75,56 @@ def payload_of(event: Event) -> dict[str, Any]:
     return {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
 
 
+def entry(position: int, e: Event) -> dict[str, Any]:
+    """The event as auditors read it: stable field names, plain JSON values."""
+    return {
+        "position": position,
+        "type": event_type_name(type(e)),
+        "aggregate_id": str(e.originator_id),
+        "aggregate_version": e.originator_version,
+        "occurred_at": e.timestamp.isoformat(),
+        "actor": e.actor,
+        "correlation_id": e.correlation_id,
+        "payload": json.loads(_json(payload_of(e))),
+    }
+
+
+def chained(previous: str, item: Mapping[str, Any]) -> str:
+    """The hash of ``item`` after the one whose hash is ``previous``."""
+    return hashlib.sha256(f"{previous}\n{_json(item)}".encode()).hexdigest()
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _last_hash(db: Writer) -> str:
+    if _LAST not in db.memo:
+        row = db.execute(
+            "SELECT hash FROM audit_events ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        db.memo[_LAST] = row[0] if row else GENESIS
+    return str(db.memo[_LAST])
+
+
 def _append(db: Writer, e: Event) -> None:
-    payload = payload_of(e)
-    subject = payload.get("record_id")
+    item = entry(db.position, e)
+    digest = chained(_last_hash(db), item)
+    db.memo[_LAST] = digest
+    subject = item["payload"].get("record_id")
     db.write(
-        "INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
             db.position,
-            str(e.originator_id),
-            e.originator_version,
-            event_type_name(type(e)),
-            e.timestamp.isoformat(),
-            e.actor,
-            e.correlation_id,
+            item["aggregate_id"],
+            item["aggregate_version"],
+            item["type"],
+            item["occurred_at"],
+            item["actor"],
+            item["correlation_id"],
             subject if isinstance(subject, str) else None,
-            json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str),
+            _json(item["payload"]),
+            digest,
         ),
     )
 
@@ -99,6 +143,7 @@ class AuditRow:
     correlation_id: str
     subject_id: str | None
     payload: str
+    hash: str
 
 
 @dataclass(frozen=True)

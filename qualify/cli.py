@@ -21,6 +21,7 @@ from typing import TypeAlias
 
 import jwt
 
+from domain.application import EventLog
 from domain.commands import ImportTrainingRecords
 from domain.errors import QualifyError
 from domain.imports import (
@@ -33,6 +34,8 @@ from domain.imports import (
 from domain.learners import latest_completion_date
 from domain.principal import Principal, Role
 from graph.auth import DEFAULT_LIFETIME, RS256, issue_token
+from projections.integrity import chained_entries
+from projections.integrity import check as check_integrity
 from projections.verification import verify
 from qualify.bootstrap import all_projections, build
 from qualify.config import ConfigurationError, Settings
@@ -80,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_token(commands)
     _add_projections(commands)
+    _add_events(commands)
     _add_import(commands)
     return parser
 
@@ -316,6 +320,105 @@ def _projections_verify(args: argparse.Namespace) -> int:
     for difference in verdict.differences:
         print(f"  {difference}", file=sys.stderr)
     return 1
+
+
+# events
+
+
+def _add_events(commands: Subcommands) -> None:
+    events = commands.add_parser(
+        "events",
+        help="export the event log, or check an export and the log's hash chain",
+        description="The log for auditors' own tools, one JSON event a line.",
+    )
+    actions = events.add_subparsers(dest="action", metavar="ACTION", required=True)
+    export = actions.add_parser(
+        "export",
+        help="write the log to standard output as NDJSON",
+        description="Fields: position, type, aggregate_id, aggregate_version, "
+        "occurred_at, actor, correlation_id, payload, hash.",
+    )
+    export.add_argument(
+        "--since",
+        type=_position,
+        default=0,
+        metavar="POSITION",
+        help="only the events after this position (default: all)",
+    )
+    export.set_defaults(run=_events_export)
+    check = actions.add_parser(
+        "verify",
+        help="check an export against the store, and the store against its hashes",
+        description="Exits 1 and names the first difference when any is found.",
+    )
+    check.add_argument("file", type=Path, help="an NDJSON file `events export` wrote")
+    check.set_defaults(run=_events_verify)
+
+
+def _position(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()):
+        raise argparse.ArgumentTypeError(f"a log position is a whole number: {raw!r}")
+    return int(raw)
+
+
+def _events_export(args: argparse.Namespace) -> int:
+    backend = build(Settings.from_environment())
+    try:
+        written = 0
+        for item in chained_entries(backend.log):
+            if item["position"] > args.since:
+                sys.stdout.write(json.dumps(item, sort_keys=True) + "\n")
+                written += 1
+    finally:
+        backend.close()
+    _logger.info("exported %d events after position %d", written, args.since)
+    return 0
+
+
+def _events_verify(args: argparse.Namespace) -> int:
+    try:
+        lines = args.file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeError) as error:
+        _fail(f"cannot read {args.file}: {getattr(error, 'strerror', None) or error}.")
+        return USAGE_ERROR
+
+    backend = build(Settings.from_environment())
+    try:
+        problem = _compare_export(backend.log, lines)
+        integrity = check_integrity(backend.log, backend.store)
+    finally:
+        backend.close()
+
+    if problem is None:
+        print(f"{args.file.name}: {len(lines)} events, each as the store holds it")
+    else:
+        print(f"{args.file.name}: {problem}", file=sys.stderr)
+    if integrity.intact:
+        print(f"hash chain intact through position {integrity.through}")
+    else:
+        print(
+            f"hash chain broken at position {integrity.broken_at}: {integrity.reason}",
+            file=sys.stderr,
+        )
+    return 0 if problem is None and integrity.intact else 1
+
+
+def _compare_export(log: EventLog, lines: list[str]) -> str | None:
+    """The first way the export differs from the store, or None."""
+    stored = iter(chained_entries(log))
+    for number, line in enumerate(lines, start=1):
+        try:
+            item = json.loads(line)
+            position = int(item["position"])
+        except (ValueError, TypeError, KeyError):
+            return f"line {number} is not an exported event"
+        found = next((s for s in stored if s["position"] >= position), None)
+        if found is None or found["position"] != position:
+            return f"line {number}: the store holds no event at position {position}"
+        for field in sorted(set(item) | set(found)):
+            if item.get(field) != found.get(field):
+                return f"line {number} (position {position}): {field} differs"
+    return None
 
 
 # import

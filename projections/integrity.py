@@ -1,0 +1,130 @@
+"""Tamper evidence: the stored events, hashed again, against the recorded chain.
+
+The audit log recorded each event's hash, chained to the one before, when it
+first applied the event. Reading the store again and hashing each event the same
+way finds the first event whose content differs from what was recorded: an
+event edited or removed behind the application's back breaks the chain there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import Notification
+
+from domain.application import EventLog
+from domain.events import Event
+from projections.audit_log import GENESIS, chained, entry
+from projections.database import ReadStore
+
+PAGE_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class Integrity:
+    """How far the chain holds."""
+
+    checked: int
+    """Events hashed again and compared."""
+    through: int
+    """The last position compared; later events are not in the audit log yet."""
+    broken_at: int | None = None
+    reason: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
+
+
+def chained_entries(log: EventLog) -> Iterator[dict[str, Any]]:
+    """Every stored event in order, as auditors read it, with its chained hash.
+
+    The hashes are worked out afresh from the store, so an export made after an
+    event was tampered with differs from the audit log's recorded chain there.
+    """
+    previous = GENESIS
+    start = 1
+    while True:
+        notifications = log.recorder.select_notifications(start=start, limit=PAGE_SIZE)
+        if not notifications:
+            return
+        for notification in notifications:
+            item = entry(notification.id, _event(log, notification))
+            previous = chained(previous, item)
+            yield {**item, "hash": previous}
+        start = notifications[-1].id + 1
+
+
+def check(log: EventLog, store: ReadStore) -> Integrity:
+    """Hash the stored events again and compare them with the recorded chain."""
+    previous = GENESIS
+    checked = through = 0
+    start = 1
+    while True:
+        notifications = log.recorder.select_notifications(start=start, limit=PAGE_SIZE)
+        if not notifications:
+            break
+        first, last = notifications[0].id, notifications[-1].id
+        with store.reading() as db:
+            recorded = dict(
+                db.execute(
+                    "SELECT position, hash FROM audit_events "
+                    "WHERE position BETWEEN ? AND ?",
+                    (first, last),
+                ).fetchall()
+            )
+        for notification in notifications:
+            hash_ = recorded.get(notification.id)
+            if hash_ is None:
+                # Not applied yet (or a position the log never filled).
+                return _missing(store, checked, through, notification.id)
+            # Any failure to read the event back is itself a sign of tampering.
+            try:
+                event = _event(log, notification)
+            except Exception as error:
+                reason = type(error).__name__
+                return Integrity(
+                    checked,
+                    through,
+                    notification.id,
+                    f"the stored event cannot be read any more ({reason})",
+                )
+            if chained(previous, entry(notification.id, event)) != hash_:
+                return Integrity(
+                    checked,
+                    through,
+                    notification.id,
+                    "the stored event, or one before it, differs from what was "
+                    "recorded",
+                )
+            previous = hash_
+            checked += 1
+            through = notification.id
+        start = last + 1
+    return _missing(store, checked, through, None)
+
+
+def _event(log: EventLog, notification: Notification) -> Event:
+    event = log.mapper.to_domain_event(notification)
+    if not isinstance(event, Event):
+        raise TypeError(f"position {notification.id} holds no event of this product")
+    return event
+
+
+def _missing(
+    store: ReadStore, checked: int, through: int, stop: int | None
+) -> Integrity:
+    # A recorded hash with no stored event left means an event was removed.
+    with store.reading() as db:
+        condition = "position > ?" + ("" if stop is None else " AND position < ?")
+        params = (through,) if stop is None else (through, stop)
+        row = db.execute(
+            f"SELECT MIN(position) FROM audit_events WHERE {condition}", params
+        ).fetchone()
+    if row is not None and row[0] is not None:
+        return Integrity(
+            checked, through, int(row[0]), "a recorded event is missing from the store"
+        )
+    return Integrity(checked, through)

@@ -1,0 +1,136 @@
+"""`qualify events export` and `qualify events verify FILE`, on a SQLite file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from qualify.bootstrap import Backend, build
+from qualify.cli import main
+from qualify.config import Settings
+from tests.support import busy_scenario
+
+
+@pytest.fixture(autouse=True)
+def database_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    # The developer's own QUALIFY_* settings must not leak into these tests.
+    for name in ("QUALIFY_ENV", "QUALIFY_JWT_SECRET", "QUALIFY_JWT_PUBLIC_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"sqlite:///{tmp_path}/q.db"
+    monkeypatch.setenv("QUALIFY_DATABASE_URL", url)
+    return url
+
+
+@contextmanager
+def opened(url: str) -> Iterator[Backend]:
+    backend = build(Settings(database_url=url))
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+@pytest.fixture
+def last(database_url: str) -> int:
+    with opened(database_url) as backend:
+        busy_scenario(backend)
+        return backend.log.recorder.max_notification_id() or 0
+
+
+def export(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, object]]:
+    assert main(["events", "export", *args]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_an_export_holds_every_event_in_order_with_stable_fields(
+    capsys: pytest.CaptureFixture[str], last: int
+) -> None:
+    items = export(capsys)
+
+    assert [item["position"] for item in items] == list(range(1, last + 1))
+    assert items[0]["type"] == "ContentCreated"
+    assert sorted(items[0]) == [
+        "actor",
+        "aggregate_id",
+        "aggregate_version",
+        "correlation_id",
+        "hash",
+        "occurred_at",
+        "payload",
+        "position",
+        "type",
+    ]
+    since = export(capsys, "--since", str(last - 3))
+    assert since == items[-3:]
+
+
+def test_an_export_verifies_against_the_store_it_came_from(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, last: int
+) -> None:
+    path = tmp_path / "log.ndjson"
+    assert main(["events", "export"]) == 0
+    path.write_text(capsys.readouterr().out)
+
+    assert main(["events", "verify", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out == (
+        f"log.ndjson: {last} events, each as the store holds it\n"
+        f"hash chain intact through position {last}\n"
+    )
+
+
+def test_an_edited_export_is_caught_by_line_and_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, last: int
+) -> None:
+    lines = [json.dumps(item) for item in export(capsys)]
+    edited = json.loads(lines[4])
+    edited["actor"] = "mallory"
+    lines[4] = json.dumps(edited)
+    path = tmp_path / "log.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+
+    assert main(["events", "verify", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == "log.ndjson: line 5 (position 5): actor differs\n"
+
+
+def test_a_store_edited_behind_the_application_fails_verification(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, database_url: str, last: int
+) -> None:
+    path = tmp_path / "log.ndjson"
+    assert main(["events", "export"]) == 0
+    path.write_text(capsys.readouterr().out)
+
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
+        (state,) = db.execute(
+            "SELECT state FROM stored_events WHERE rowid = 1"
+        ).fetchone()
+        forged = bytes(state).replace(b'"Claromentis Essentials"', b'"Forged"')
+        assert forged != bytes(state)
+        db.execute("UPDATE stored_events SET state = ? WHERE rowid = 1", (forged,))
+
+    assert main(["events", "verify", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "log.ndjson: line 1 (position 1): hash differs\n"
+        "hash chain broken at position 1: the stored event, or one before it, "
+        "differs from what was recorded\n"
+    )
+
+
+def test_a_file_that_is_not_an_export_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, last: int
+) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n")
+
+    assert main(["events", "verify", str(path)]) == 1
+    assert capsys.readouterr().err.startswith(
+        "notes.txt: line 1 is not an exported event\n"
+    )
+    assert main(["events", "verify", str(tmp_path / "missing.ndjson")]) == 2
