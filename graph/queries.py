@@ -69,8 +69,8 @@ def code_names(db: Db, code_ids: list[str]) -> dict[str, str]:
 
 
 def read_code(db: Db, name: str) -> QualificationCode | None:
-    """One live code with its uses."""
-    row = code_usage.live_code(db, name)
+    """One live code with its uses; a name renamed away answers with where it went."""
+    row = code_usage.live_code(db, name) or code_usage.renamed_code(db, name)
     if row is None:
         return None
     uses = code_usage.uses_of(db, [row.code_id])[row.code_id]
@@ -197,7 +197,10 @@ class Query:
 
         return await info.context.read(query)
 
-    @strawberry.field(description="A live code by name; null when there is none.")
+    @strawberry.field(
+        description="A live code by name; a name renamed away answers with the code "
+        "it became (its code field shows the new name); null when there is none."
+    )
     async def code(self, info: Info, code: str) -> QualificationCode | None:
         name = normalise_code(code)
         return await info.context.read(lambda db: read_code(db, name))

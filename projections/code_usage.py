@@ -336,6 +336,19 @@ def name_history(db: Db, name: str) -> NameRow | None:
     return NameRow(**row) if row else None
 
 
+def renamed_code(db: Db, name: str) -> CodeRow | None:
+    """The live code a name was renamed to, through any chain of renames."""
+    seen = {name}
+    found = name_history(db, name)
+    while found is not None and found.renamed_to and found.renamed_to not in seen:
+        seen.add(found.renamed_to)
+        live = live_code(db, found.renamed_to)
+        if live is not None:
+            return live
+        found = name_history(db, found.renamed_to)
+    return None
+
+
 def _chunks(values: Sequence[str], size: int = 500) -> list[list[str]]:
     # SQLite caps the number of bound parameters in one statement.
     unique = list(dict.fromkeys(values))

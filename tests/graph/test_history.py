@@ -262,3 +262,19 @@ async def test_the_audit_log_integrity_holds_through_the_last_event(
     learner = client.as_user(LEARNER, Role.LEARNER)
     refused = (await learner.post("{ auditLogIntegrity { intact } }")).json()
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_an_old_name_answers_with_where_the_code_went(
+    client: GraphQLClient, server: Server, scripted: dict[str, str]
+) -> None:
+    for name in ("cpr", "CPR2", "CPR3"):
+        found = await client.data(f'{{ code(code: "{name}") {{ code }} }}')
+        assert found == {"code": {"code": "CPR3"}}
+
+    # A name taken again by a new code belongs to that code now.
+    run(server.backend, c.CreateCode("CPR", "A new code with the old name"))
+    reclaimed = await client.data('{ code(code: "CPR") { code description } }')
+    assert reclaimed == {
+        "code": {"code": "CPR", "description": "A new code with the old name"}
+    }
+    assert (await client.data('{ code(code: "NEVER") { code } }')) == {"code": None}

@@ -209,7 +209,9 @@ async def test_learner_walks_the_path_and_a_renamed_code_shows_everywhere(
     records = (await lena.data(RECORDS))["trainingRecords"]["nodes"]
     assert "CLAESS2" in [r["code"] for r in records]
     assert "CLAESS" not in [r["code"] for r in records]
-    assert (await client.data('{ code(code: "CLAESS") { code } }'))["code"] is None
+    # The old name answers with where it went.
+    moved = await client.data('{ code(code: "CLAESS") { code } }')
+    assert moved == {"code": {"code": "CLAESS2"}}
 
 
 async def test_in_use_code_is_refused_until_its_last_use_is_gone(
