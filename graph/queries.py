@@ -7,6 +7,8 @@ statements whose number does not grow with the page size.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
@@ -17,7 +19,7 @@ from anyio import to_thread
 from domain.codes import normalise_code
 from domain.content import Status as DomainStatus
 from domain.errors import InvalidInput, InvalidReference, NotFound
-from domain.events import event_types
+from domain.events import Event, event_types
 from domain.learners import learner_id, normalise_username
 from domain.principal import Right, Role
 from domain.validity import (
@@ -58,6 +60,7 @@ from projections import (
     path_progress,
 )
 from projections import training_records as records
+from projections.as_of import events_through, position_at, replayed
 from projections.audit_log import EventFilter, event_type_name
 from projections.database import Db
 from projections.paging import check_page_size, check_search
@@ -125,6 +128,24 @@ def read_record(db: Db, record_id: str) -> TrainingRecord | None:
     """One active training record."""
     row = records.record_by_id(db, record_id)
     return TrainingRecord.of(row) if row else None
+
+
+def as_of_events(
+    db: Db, moment: datetime, aggregate_ids: Sequence[str] = ()
+) -> list[tuple[int, Event]]:
+    """The catalogue's events and these aggregates', up to ``moment``."""
+    return events_through(db, position_at(db, moment), aggregate_ids)
+
+
+def code_as_of(db: Db, name: str, moment: datetime) -> QualificationCode | None:
+    """A code as it stood at ``moment``, its record count included."""
+    through = position_at(db, moment)
+    with replayed(events_through(db, through)) as names:
+        row = code_usage.live_code(names, name) or code_usage.renamed_code(names, name)
+    if row is None:
+        return None
+    with replayed(events_through(db, through, [row.code_id])) as scratch:
+        return read_code(scratch, name)
 
 
 def read_permissions(
@@ -201,9 +222,22 @@ class Query:
         description="A live code by name; a name renamed away answers with the code "
         "it became (its code field shows the new name); null when there is none."
     )
-    async def code(self, info: Info, code: str) -> QualificationCode | None:
+    async def code(
+        self,
+        info: Info,
+        code: str,
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="Answer as the system would have at this moment, "
+                "rebuilt from the events stored by then."
+            ),
+        ] = None,
+    ) -> QualificationCode | None:
         name = normalise_code(code)
-        return await info.context.read(lambda db: read_code(db, name))
+        if as_of is None:
+            return await info.context.read(lambda db: read_code(db, name))
+        return await info.context.read(lambda db: code_as_of(db, name, as_of))
 
     @strawberry.field(
         description="A course, quiz or training event by id; drafts for managers."
@@ -218,9 +252,29 @@ class Query:
         return found if _visible(info, found) else None
 
     @strawberry.field(description="The learning path with this code.")
-    async def learning_path(self, info: Info, code: str) -> LearningPath | None:
+    async def learning_path(
+        self,
+        info: Info,
+        code: str,
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="Answer as the system would have at this moment, "
+                "rebuilt from the events stored by then."
+            ),
+        ] = None,
+    ) -> LearningPath | None:
         name = normalise_code(code)
-        found = await info.context.read(lambda db: read_path(db, name))
+
+        def query(db: Db) -> LearningPath | None:
+            if as_of is None:
+                return read_path(db, name)
+            events = as_of_events(db, as_of)
+            with replayed(events) as scratch:
+                found = read_path(scratch, name)
+            return replace(found, as_of=as_of) if found else None
+
+        found = await info.context.read(query)
         return found if _visible(info, found) else None
 
     @strawberry.field(
@@ -228,13 +282,32 @@ class Query:
         "if not joined."
     )
     async def path_progress(
-        self, info: Info, path_code: str, username: str, on: date | None = None
+        self,
+        info: Info,
+        path_code: str,
+        username: str,
+        on: date | None = None,
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="Answer as the system would have at this moment, "
+                "rebuilt from the events stored by then."
+            ),
+        ] = None,
     ) -> PathProgress | None:
         name = normalise_code(path_code, field="pathCode")
         user = normalise_username(username)
         info.context.principal.require_view(user)
         day = on or info.context.backend.today()
-        return await info.context.read(lambda db: read_progress(db, name, user, day))
+
+        def query(db: Db) -> PathProgress | None:
+            if as_of is None:
+                return read_progress(db, name, user, day)
+            events = as_of_events(db, as_of, [str(learner_id(user))])
+            with replayed(events) as scratch:
+                return read_progress(scratch, name, user, day)
+
+        return await info.context.read(query)
 
     @strawberry.field(
         description="Active training records, newest first. Learners see their own."
@@ -246,16 +319,35 @@ class Query:
         code: str | None = None,
         first: int = 20,
         after: str | None = None,
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="Answer as the system would have at this moment, "
+                "rebuilt from the events stored by then."
+            ),
+        ] = None,
     ) -> Connection[TrainingRecord]:
         check_page_size(first)
         whose = whose_records(info.context.principal, username)
         name = code_name(code)
         among = whose.learner_ids()
+        if as_of is not None and whose.username is None:
+            raise InvalidInput(
+                "asOf rebuilds one learner's records: name the username.",
+                field="username",
+            )
+
+        def page_of(db: Db) -> Connection[TrainingRecord]:
+            learner_key, code_id = record_keys(db, whose.username, name)
+            page = records.record_page(db, learner_key, code_id, first, after, among)
+            return connection(page, [TrainingRecord.of(r) for r in page.items])
 
         def query(db: Db) -> Connection[TrainingRecord]:
-            learner_id, code_id = record_keys(db, whose.username, name)
-            page = records.record_page(db, learner_id, code_id, first, after, among)
-            return connection(page, [TrainingRecord.of(r) for r in page.items])
+            if as_of is None or whose.username is None:
+                return page_of(db)
+            events = as_of_events(db, as_of, [str(learner_id(whose.username))])
+            with replayed(events) as scratch:
+                return page_of(scratch)
 
         return await info.context.read(query)
 

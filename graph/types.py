@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 from domain.codes import UseKind as DomainUseKind
 from domain.content import ContentKind as DomainContentKind
 from domain.content import Status as DomainStatus
+from domain.errors import InvalidInput
 from domain.imports import Action
 from domain.imports import ImportReport as DomainImportReport
 from domain.learners import RecordType as DomainRecordType
@@ -493,6 +494,8 @@ class LearningPath:
     )
 
     names: strawberry.Private[dict[str, str]]
+    as_of: strawberry.Private[datetime | None] = None
+    """Set when the path was rebuilt as of a moment."""
 
     @strawberry.field(
         description="The path's events, oldest first: created, steps and rules set; "
@@ -519,6 +522,13 @@ class LearningPath:
         principal = info.context.principal
         principal.require(Right.VIEW_REPORTS)
         check_page_size(first)
+        if self.as_of is not None:
+            # Rebuilding every participant as of a moment would replay them all.
+            raise InvalidInput(
+                "participants are listed as they are now; for a moment in the "
+                "past, ask pathProgress(asOf:) for each learner.",
+                field="asOf",
+            )
         path_id = str(self.id)
         day = on or info.context.backend.today()
         among = reach_of(principal).learner_ids()

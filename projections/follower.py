@@ -137,14 +137,7 @@ class Follower:
         with self.store.writing() as db:
             positions = self._stored_positions(db, lock=True)
             for index, handlers in enumerate(self._handlers):
-                # One read model at a time, so runs of the same statement (a row
-                # per record, say) go to the database as one executemany.
-                writer = BufferedWriter(db)
-                for position, event in batch:
-                    if position > positions[index]:
-                        writer.position = position
-                        _dispatch(writer, handlers, event)
-                writer.flush()
+                apply(db, handlers, batch, after=positions[index])
                 positions[index] = max(positions[index], last)
                 db.execute(
                     "UPDATE projection_positions SET position = ? WHERE name = ?",
@@ -189,6 +182,23 @@ class Follower:
         rows = db.execute("SELECT name, position FROM projection_positions" + suffix)
         stored = {row["name"]: row["position"] for row in rows}
         return [stored[p.name] for p in self.projections]
+
+
+def apply(
+    db: Db,
+    handlers: Mapping[type[Event], Apply],
+    batch: Sequence[tuple[int, object]],
+    after: int = 0,
+) -> None:
+    """Apply the events of ``batch`` beyond position ``after`` to one read model."""
+    # One read model at a time, so runs of the same statement (a row per record,
+    # say) go to the database as one executemany.
+    writer = BufferedWriter(db)
+    for position, event in batch:
+        if position > after:
+            writer.position = position
+            _dispatch(writer, handlers, event)
+    writer.flush()
 
 
 def _dispatch(db: Writer, handlers: Mapping[type[Event], Apply], event: object) -> None:

@@ -1,0 +1,189 @@
+"""asOf: answers as the system would have given them at a moment in the past."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from domain import commands as c
+from tests.graph.conftest import GraphQLClient, Server
+from tests.support import LEARNER, complete, course, register, run, value
+
+
+def moment() -> str:
+    # Events are stamped to the microsecond; a pause keeps moments apart from them.
+    time.sleep(0.005)
+    now = datetime.now(UTC).isoformat()
+    time.sleep(0.005)
+    return now
+
+
+@pytest.fixture
+def story(server: Server) -> dict[str, str]:
+    """A course and path on CPR; alice completes, CPR is renamed, the record goes."""
+    backend = server.backend
+    register(backend, LEARNER)
+    before_code = moment()
+    content = course(backend, "CPR Basics", "CPR")
+    run(
+        backend,
+        c.CreateLearningPath(
+            "SAFETY", "Safety", steps=(c.StepInput("CPR", "CPR", 10),)
+        ),
+    )
+    run(backend, c.JoinPath("SAFETY", LEARNER))
+    before_completion = moment()
+    record = complete(backend, content, date(2025, 3, 1)).value
+    assert record is not None
+    completed = moment()
+    run(backend, c.RenameCode("CPR", "CPR2"))
+    renamed = moment()
+    run(backend, c.SetCodeValidity("CPR2", 12))
+    run(backend, c.DeleteRecord(record))
+    deleted = moment()
+    old_paper = value(
+        backend,
+        c.AddTrainingRecord(LEARNER, "CPR, old paper", date(2024, 3, 2), code="CPR2"),
+    )
+    return {
+        "before_code": before_code,
+        "before_completion": before_completion,
+        "completed": completed,
+        "renamed": renamed,
+        "deleted": deleted,
+        "record": record,
+        "old_paper": old_paper,
+    }
+
+
+RECORDS = (
+    'query($at: DateTime) { trainingRecords(username: "alice", asOf: $at) { '
+    "totalCount nodes { recordId code title completionDate recordedAt } } }"
+)
+PROGRESS = (
+    'query($at: DateTime) { pathProgress(pathCode: "SAFETY", username: "alice", '
+    'on: "2025-06-01", asOf: $at) { pointsEarned complete satisfiedSteps { code } } }'
+)
+CODE = (
+    "query($name: String!, $at: DateTime) { code(code: $name, asOf: $at) { code "
+    "activeRecordCount validityMonths usedIn { kind } } }"
+)
+
+
+async def records(client: GraphQLClient, at: str | None) -> dict[str, Any]:
+    return (await client.data(RECORDS, {"at": at}))["trainingRecords"]
+
+
+async def test_a_deleted_record_is_still_listed_as_of_before_it_went(
+    client: GraphQLClient, story: dict[str, str]
+) -> None:
+    def codes(page: dict[str, Any]) -> dict[str, str]:
+        return {n["recordId"]: n["code"] for n in page["nodes"]}
+
+    assert (await records(client, story["before_completion"]))["totalCount"] == 0
+
+    # The completion also awarded the path, whose record carries its own code.
+    then = codes(await records(client, story["completed"]))
+    assert then.pop(story["record"]) == "CPR"
+    assert list(then.values()) == ["SAFETY"]
+    # As of after the rename, the same record shows the code's new name.
+    renamed = codes(await records(client, story["renamed"]))
+    assert renamed[story["record"]] == "CPR2"
+    # Deleted: the record is gone; the award, never taken back, stays.
+    assert list(codes(await records(client, story["deleted"])).values()) == ["SAFETY"]
+
+
+async def test_known_since_and_held_since_are_two_questions(
+    client: GraphQLClient, story: dict[str, str]
+) -> None:
+    # Recorded after everything else, though it says it happened in 2024.
+    now = {n["recordId"]: n for n in (await records(client, None))["nodes"]}
+    paper = now[story["old_paper"]]
+    assert paper["completionDate"] == "2024-03-02"
+    assert paper["recordedAt"] > story["deleted"]
+    then = await records(client, story["deleted"])
+    assert story["old_paper"] not in {n["recordId"] for n in then["nodes"]}
+
+    held = await client.data(
+        'query { certificate(username: "alice", code: "CPR2", on: "2024-03-05") '
+        "{ completionDate status } }"
+    )
+    assert held["certificate"] == {"completionDate": "2024-03-02", "status": "VALID"}
+
+
+async def test_progress_as_of_shows_the_points_as_they_were(
+    client: GraphQLClient, story: dict[str, str]
+) -> None:
+    then = (await client.data(PROGRESS, {"at": story["completed"]}))["pathProgress"]
+    assert then == {
+        "pointsEarned": 10,
+        "complete": True,
+        "satisfiedSteps": [{"code": "CPR"}],
+    }
+    before = (await client.data(PROGRESS, {"at": story["before_completion"]}))[
+        "pathProgress"
+    ]
+    assert before["pointsEarned"] == 0
+    # The 2024 paper record expired on 2025-03-02, before the day measured.
+    now = (await client.data(PROGRESS))["pathProgress"]
+    assert (now["pointsEarned"], now["complete"]) == (0, False)
+
+
+async def test_a_code_as_of_a_moment_has_its_name_count_and_validity_of_then(
+    client: GraphQLClient, story: dict[str, str]
+) -> None:
+    async def code(name: str, at: str) -> Any:
+        return (await client.data(CODE, {"name": name, "at": at}))["code"]
+
+    assert await code("CPR", story["before_code"]) is None
+    assert await code("CPR", story["completed"]) == {
+        "code": "CPR",
+        "activeRecordCount": 1,
+        "validityMonths": None,
+        "usedIn": [{"kind": "COURSE"}, {"kind": "LEARNING_STEP"}],
+    }
+    assert await code("CPR2", story["completed"]) is None
+    moved = await code("CPR", story["renamed"])
+    assert (moved["code"], moved["activeRecordCount"]) == ("CPR2", 1)
+    gone = await code("CPR2", story["deleted"])
+    assert (gone["activeRecordCount"], gone["validityMonths"]) == (0, 12)
+
+
+async def test_a_path_as_of_before_it_existed_is_null_and_lists_no_participants(
+    client: GraphQLClient, story: dict[str, str]
+) -> None:
+    query = (
+        'query($at: DateTime) { learningPath(code: "SAFETY", asOf: $at) '
+        "{ title steps { code } } }"
+    )
+    assert (await client.data(query, {"at": story["before_code"]})) == {
+        "learningPath": None
+    }
+    then = await client.data(query, {"at": story["completed"]})
+    assert then["learningPath"] == {"title": "Safety", "steps": [{"code": "CPR"}]}
+
+    response = await client.post(
+        'query($at: DateTime) { learningPath(code: "SAFETY", asOf: $at) '
+        "{ participants { totalCount } } }",
+        {"at": story["completed"]},
+    )
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "INVALID_INPUT"
+    assert error["extensions"]["field"] == "asOf"
+
+
+async def test_as_of_for_everyones_records_is_refused_by_name(
+    client: GraphQLClient, story: dict[str, str]
+) -> None:
+    response = await client.post(
+        "query($at: DateTime) { trainingRecords(asOf: $at) { totalCount } }",
+        {"at": story["completed"]},
+    )
+    (error,) = response.json()["errors"]
+    assert error["message"] == (
+        "asOf rebuilds one learner's records: name the username."
+    )
+    assert error["extensions"]["field"] == "username"
