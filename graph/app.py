@@ -121,6 +121,27 @@ class QualifyGraphQL(GraphQL[Context, None]):
         response.headers["X-Request-Id"] = request.state.correlation_id
         return response
 
+    async def parse_multipart(self, request: Any) -> dict[str, str]:
+        # Strawberry follows the form's map into the operations as given; a path
+        # that does not lead to a variable holding null fails deep inside it.
+        try:
+            form = await request.get_form_data()
+        except ValueError:
+            raise HTTPException(400, "The multipart body cannot be read.") from None
+        problem = upload_map_problem(
+            self._form_json(form.form.get("operations", "{}")),
+            self._form_json(form.form.get("map", "{}")),
+            set(form.files),
+        )
+        if problem is not None:
+            raise HTTPException(400, problem)
+        return await super().parse_multipart(request)
+
+    def _form_json(self, value: object) -> object:
+        if isinstance(value, bytes | str):
+            return self.decode_json(value)
+        return value
+
     def decode_json(self, data: str | bytes) -> object:
         # GET parameters and a form's operations reach the decoder unchecked.
         if json_nesting(data) > MAX_JSON_NESTING:
@@ -310,6 +331,57 @@ async def _body_problem(request: Request) -> tuple[int, str] | None:
         return 400, (
             "The body holds a lone surrogate escape (\\ud800-\\udfff), not text."
         )
+    return None
+
+
+def upload_map_problem(
+    operations: object, files_map: object, files: set[str]
+) -> str | None:
+    """Why a multipart form's map cannot place its files, or None when it can.
+
+    Each map entry names a form part holding a file and the places in the
+    operations' variables (``variables.input.file``) that stand for it with null.
+    """
+    if not isinstance(operations, dict) or not isinstance(
+        operations.get("variables", {}), dict
+    ):
+        return "The operations part must be a JSON object with a variables object."
+    if not isinstance(files_map, dict):
+        return "The map part must be a JSON object of form part names to paths."
+    for part, paths in files_map.items():
+        if part not in files:
+            return f"The map names the form part {part!r}, which holds no file."
+        if not isinstance(paths, list) or not paths:
+            return f"The map's entry {part!r} must be a list of variable paths."
+        for path in paths:
+            if not _is_null_placeholder(operations, path):
+                return (
+                    f"The map's path {path!r} does not lead to a variable holding "
+                    "null in the operations."
+                )
+    return None
+
+
+def _is_null_placeholder(operations: dict[str, Any], path: object) -> bool:
+    if not isinstance(path, str) or not path.startswith("variables."):
+        return False
+    node: Any = operations
+    keys = path.split(".")
+    for key in keys[:-1]:
+        node = node.get(key) if isinstance(node, dict) else _item(node, key)
+        if node is None:
+            return False
+    last = keys[-1]
+    if isinstance(node, dict):
+        return last in node and node[last] is None
+    if isinstance(node, list) and last.isdigit() and int(last) < len(node):
+        return node[int(last)] is None
+    return False
+
+
+def _item(node: object, key: str) -> object:
+    if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+        return node[int(key)]
     return None
 
 

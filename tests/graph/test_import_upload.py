@@ -505,3 +505,92 @@ async def test_a_string_where_the_file_should_be_is_refused_not_a_server_error(
     assert [(e["code"], e["field"]) for e in data["userErrors"]] == [
         ("IMPORT_REFUSED", "file")
     ]
+
+
+UPLOAD_OPERATIONS = json.dumps(
+    {"query": IMPORT_QUERY, "variables": {"input": {"file": None, "dryRun": True}}}
+)
+
+
+@pytest.mark.parametrize(
+    ("operations", "files_map", "message"),
+    [
+        (
+            UPLOAD_OPERATIONS,
+            '{"0": ["variables.input.file.x.y"]}',
+            "The map's path 'variables.input.file.x.y' does not lead to a variable "
+            "holding null in the operations.",
+        ),
+        (
+            UPLOAD_OPERATIONS,
+            '{"0": ["variables.input.5"]}',
+            "The map's path 'variables.input.5' does not lead to a variable holding "
+            "null in the operations.",
+        ),
+        (
+            UPLOAD_OPERATIONS,
+            '{"0": ["query.x"]}',
+            "The map's path 'query.x' does not lead to a variable holding null in "
+            "the operations.",
+        ),
+        (
+            UPLOAD_OPERATIONS,
+            '{"0": [5]}',
+            "The map's path 5 does not lead to a variable holding null in the "
+            "operations.",
+        ),
+        (
+            UPLOAD_OPERATIONS,
+            '{"0": ["variables.input.file", "variables.input.file.a"]}',
+            "The map's path 'variables.input.file.a' does not lead to a variable "
+            "holding null in the operations.",
+        ),
+        (
+            "null",
+            '{"0": ["variables.input.file"]}',
+            "The operations part must be a JSON object with a variables object.",
+        ),
+        (
+            UPLOAD_OPERATIONS,
+            "[1]",
+            "The map part must be a JSON object of form part names to paths.",
+        ),
+        (
+            UPLOAD_OPERATIONS,
+            '{"1": ["variables.input.file"]}',
+            "The map names the form part '1', which holds no file.",
+        ),
+    ],
+    ids=[
+        "past the file",
+        "index",
+        "outside variables",
+        "not a path",
+        "twice",
+        "null operations",
+        "list map",
+        "missing part",
+    ],
+)
+async def test_a_map_that_cannot_place_the_file_is_a_bad_request(
+    server: Server, operations: str, files_map: str, message: str
+) -> None:
+    load_seed(server.backend)
+    before = records_of(server.backend)
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            f"{server.url}/graphql",
+            data={"operations": operations, "map": files_map},
+            files={"0": ("records.csv", csv_file(import_row()), "text/csv")},
+            headers={
+                "Authorization": f"Bearer {server.token(LEARNER, Role.LEARNER)}",
+                "Apollo-Require-Preflight": "true",
+            },
+        )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]
+    }
+    assert response.headers["X-Request-Id"]
+    assert records_of(server.backend) == before
