@@ -369,6 +369,21 @@ def _steps(steps: list[StepInput]) -> tuple[c.StepInput, ...]:
     return tuple(c.StepInput(s.code, s.title, s.points, s.mandatory) for s in steps)
 
 
+def _readable_record(info: Info) -> Callable[[Db, str], TrainingRecord | None]:
+    """Reads a command's record for its payload, if the caller may see it now.
+
+    The first answer always may; an idempotent replay is read afresh, after the
+    caller may have lost the right to see that learner's records.
+    """
+    principal = info.context.principal
+
+    def read(db: Db, record_id: str) -> TrainingRecord | None:
+        found = read_record(db, record_id)
+        return found if found and principal.can_view(found.username) else None
+
+    return read
+
+
 def _read_user(db: Db, username: str) -> User | None:
     row = learners.learner_by_username(db, username)
     return User.of(row) if row else None
@@ -569,9 +584,10 @@ class Mutation:
             info, lambda: c.JoinPath(input.path_code, username)
         )
         progress = None
-        if outcome is not None:
+        user = normalise_username(username)
+        # A replayed answer is read afresh, so only what the caller may see now.
+        if outcome is not None and info.context.principal.can_view(user):
             path_code = normalise_code(input.path_code)
-            user = normalise_username(username)
             day = info.context.backend.today()
             progress = await info.context.read(
                 lambda db: read_progress(db, path_code, user, day)
@@ -601,7 +617,7 @@ class Mutation:
             ),
         )
         return TrainingRecordPayload(
-            training_record=await _result(info, outcome, read_record),
+            training_record=await _result(info, outcome, _readable_record(info)),
             user_errors=errors,
         )
 
@@ -621,7 +637,7 @@ class Mutation:
             ),
         )
         return TrainingRecordPayload(
-            training_record=await _result(info, outcome, read_record),
+            training_record=await _result(info, outcome, _readable_record(info)),
             user_errors=errors,
         )
 
@@ -645,7 +661,7 @@ class Mutation:
 
         outcome, errors = await _run(info, build)
         return TrainingRecordPayload(
-            training_record=await _result(info, outcome, read_record),
+            training_record=await _result(info, outcome, _readable_record(info)),
             user_errors=errors,
         )
 

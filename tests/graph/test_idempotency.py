@@ -124,3 +124,24 @@ async def test_a_malformed_key_is_refused(client: GraphQLClient) -> None:
 
     assert [e["code"] for e in refused["createCode"]["userErrors"]] == ["INVALID_INPUT"]
     assert (await client.data('{ code(code: "CPR") { code } }'))["code"] is None
+
+
+async def test_a_replay_shows_nothing_the_caller_may_no_longer_see(
+    client: GraphQLClient,
+) -> None:
+    manager = client.as_user("mia", Role.MANAGER)
+    await _register_ann(client)
+    set_manager = (
+        'mutation { setManager(input: {username: "ann", manager: %s}) '
+        "{ userErrors { code } } }"
+    )
+    await client.data(set_manager % '"mia"')
+    first = await _with_key(manager, ADD_RECORD, "mia-1")
+    assert first["addTrainingRecord"]["trainingRecord"]["recordId"]
+
+    await client.data(set_manager % "null")
+    head = _head(client)
+    replayed = await _with_key(manager, ADD_RECORD, "mia-1")
+
+    assert replayed["addTrainingRecord"] == {"trainingRecord": None, "userErrors": []}
+    assert _head(client) == head
