@@ -95,6 +95,7 @@ from domain.paths import (
     step_id_for,
 )
 from domain.principal import Principal, Right
+from domain.text import quoted
 from domain.validity import (
     CodeValidity,
     check_validity_months,
@@ -1256,7 +1257,7 @@ def _parse_id(value: str, field: str) -> UUID:
         return UUID(value.strip())
     except ValueError:
         raise InvalidReference(
-            f"{value!r} is not an id this system issued.", field=field
+            f"{quoted(value)} is not an id this system issued.", field=field
         ) from None
 
 

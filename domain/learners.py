@@ -18,7 +18,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.errors import InvalidInput
 from domain.events import Aggregate, Event
-from domain.text import hidden_character
+from domain.text import hidden_character, quoted
 
 _LEARNER_NAMESPACE = uuid5(NAMESPACE_URL, "qualify:learner")
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
@@ -85,7 +85,7 @@ def normalise_username(raw: str, field: str = "username") -> str:
     if not _USERNAME.fullmatch(text):
         raise InvalidInput(
             "A username is 1 to 64 characters: letters, digits and . _ @ -, "
-            f"starting with a letter or digit; got {raw!r}.",
+            f"starting with a letter or digit; got {quoted(raw)}.",
             field=field,
         )
     return text
@@ -95,7 +95,7 @@ def check_email(raw: str) -> str:
     """A plausible e-mail address: something@domain.tld."""
     text = raw.strip()
     if len(text) > 254 or not _EMAIL.fullmatch(text) or hidden_character(text):
-        raise InvalidInput(f"{raw!r} is not an e-mail address.", field="email")
+        raise InvalidInput(f"{quoted(raw)} is not an e-mail address.", field="email")
     return text
 
 

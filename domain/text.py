@@ -15,3 +15,13 @@ def hidden_character(text: str, allowed: str = "") -> str | None:
         if unicodedata.category(char) in _HIDDEN and char not in allowed:
             return f"U+{ord(char):04X}"
     return None
+
+
+MAX_QUOTED = 60
+
+
+def quoted(value: str) -> str:
+    """``value`` as a message quotes it: in quotes, cut short when it is long."""
+    if len(value) <= MAX_QUOTED:
+        return repr(value)
+    return f"{value[:MAX_QUOTED]!r}... ({len(value)} characters)"

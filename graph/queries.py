@@ -22,6 +22,7 @@ from domain.errors import InvalidInput, InvalidReference, NotFound
 from domain.events import Event, event_types
 from domain.learners import learner_id, normalise_username
 from domain.principal import Right, Role
+from domain.text import quoted
 from domain.validity import (
     CertificateStatus as DomainCertificateStatus,
 )
@@ -245,9 +246,7 @@ class Query:
     async def content(
         self, info: Info, content_id: strawberry.ID
     ) -> LearningContent | None:
-        key = canonical_id(content_id)
-        if key is None:
-            return None
+        key = _reference(content_id, "contentId")
         found = await info.context.read(lambda db: read_content(db, key))
         return found if _visible(info, found) else None
 
@@ -566,9 +565,7 @@ class Query:
         self, info: Info, content_id: strawberry.ID
     ) -> CourseActivity | None:
         info.context.principal.require(Right.VIEW_REPORTS)
-        key = canonical_id(content_id)
-        if key is None:
-            return None
+        key = _reference(content_id, "contentId")
 
         def query(db: Db) -> CourseActivity | None:
             content = read_content(db, key)
@@ -684,9 +681,12 @@ def event_filter(db: Db, given: EventFilterInput | None) -> EventFilter:
 
 
 def _reference(raw: str, field: str) -> str:
+    """An id as this system issues it; anything else was never one of ours."""
     key = canonical_id(raw)
     if key is None:
-        raise InvalidReference(f"{raw!r} is not an id this system issued.", field=field)
+        raise InvalidReference(
+            f"{quoted(raw)} is not an id this system issued.", field=field
+        )
     return key
 
 

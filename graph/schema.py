@@ -46,9 +46,15 @@ class QualifySchema(strawberry.Schema):
     ) -> None:
         for error in errors:
             if is_defect(error):
+                # The request id ties this trace to the answer the client saw.
                 logger.error(
-                    "unexpected error at %s",
+                    "unexpected error at %s id=%s",
                     ".".join(str(p) for p in error.path or ()) or "(request)",
+                    getattr(
+                        getattr(execution_context, "context", None),
+                        "correlation_id",
+                        "-",
+                    ),
                     exc_info=error.original_error,
                 )
 

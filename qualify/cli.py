@@ -136,7 +136,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _banner(settings: Settings, host: str, port: int) -> None:
     url = f"http://{_url_host(host)}:{port}/graphql"
-    lines = ["", f"Qualify GraphQL: {url} (GraphiQL in a browser)"]
+    where = "" if settings.is_production else " (GraphiQL in a browser)"
+    lines = ["", f"Qualify GraphQL: {url}{where}"]
 
     # A production log is no place for a ready-made admin credential.
     if settings.is_production:
@@ -249,7 +250,8 @@ def _token(args: argparse.Namespace) -> int:
     except OverflowError:
         _fail(f"--hours {args.hours} reaches past the end of the calendar.")
         return USAGE_ERROR
-    except (ValueError, TypeError, jwt.PyJWTError):
+    except (ValueError, TypeError, AttributeError, jwt.PyJWTError):
+        # A public key given by mistake has no signing method at all.
         _fail(f"{args.private_key} is not an RSA private key in PEM form.")
         return USAGE_ERROR
 

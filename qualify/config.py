@@ -100,9 +100,11 @@ class Settings:
                 "QUALIFY_JWT_SECRET is the published development secret; production "
                 "needs a secret of its own."
             )
-        elif len(secret) < 32:
+        elif len(secret.strip()) < 32:
+            # Spaces around a secret are a slip in the configuration, not entropy.
             raise ConfigurationError(
-                "QUALIFY_JWT_SECRET must be at least 32 characters long."
+                "QUALIFY_JWT_SECRET must be at least 32 characters long, not "
+                "counting spaces around it."
             )
 
         url = env.get("QUALIFY_DATABASE_URL", DEFAULT_DATABASE_URL).strip()

@@ -845,3 +845,34 @@ async def test_an_id_this_system_never_issued_is_bad_user_input(
         }
     ]
     assert _stored(client.server) == stored
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "query($id: ID!) { content(contentId: $id) { title } }",
+        "query($id: ID!) { courseActivity(contentId: $id) { completions } }",
+    ],
+    ids=["content", "course activity"],
+)
+@pytest.mark.parametrize("value", ["garbage", "1a13712f-0b64-49b5", "a\u0000b"])
+async def test_a_content_id_this_system_never_issued_is_bad_user_input(
+    client: GraphQLClient, query: str, value: str
+) -> None:
+    body = (await client.post(query, {"id": value})).json()
+
+    (error,) = body["errors"]
+    assert error["message"] == f"{value!r} is not an id this system issued."
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "contentId"}
+
+
+async def test_a_long_rejected_value_is_quoted_cut_short(client: GraphQLClient) -> None:
+    value = "x" * 100_000
+    data = await client.data(
+        f'mutation {{ deleteRecord(input: {{recordId: "{value}"}}) {{ {ERRORS} }} }}'
+    )
+
+    (error,) = data["deleteRecord"]["userErrors"]
+    assert error["message"] == (
+        f"{'x' * 60!r}... (100000 characters) is not an id this system issued."
+    )

@@ -152,6 +152,20 @@ def test_token_with_a_file_that_is_not_a_private_key_exits_2(capsys, tmp_path):
     )
 
 
+def test_token_with_a_public_key_by_mistake_exits_2(capsys, tmp_path, rsa_key):
+    path = tmp_path / "idp.pub"
+    path.write_text(_public_pem(rsa_key))
+
+    status = main(
+        ["token", "--user", "alice", "--role", "admin", "--private-key", str(path)]
+    )
+
+    assert status == 2
+    assert capsys.readouterr().err == (
+        f"qualify: {path} is not an RSA private key in PEM form.\n"
+    )
+
+
 def test_token_with_a_missing_private_key_exits_2(capsys, tmp_path):
     path = tmp_path / "missing.pem"
 

@@ -110,6 +110,19 @@ def test_a_limit_that_is_not_a_positive_number_is_refused(
     )
 
 
+@pytest.mark.parametrize("secret", [" " * 40, "short-but-padded" + " " * 30])
+def test_a_secret_padded_out_with_spaces_is_refused(secret: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_environment(
+            {"QUALIFY_ENV": "production", "QUALIFY_JWT_SECRET": secret}
+        )
+
+    assert str(refused.value) == (
+        "QUALIFY_JWT_SECRET must be at least 32 characters long, not counting "
+        "spaces around it."
+    )
+
+
 @pytest.mark.parametrize("raw", ["\uff15", "\u0665"])
 def test_a_limit_in_another_scripts_digits_is_refused(raw: str) -> None:
     with pytest.raises(ConfigurationError) as refused:
