@@ -30,7 +30,9 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
+    GraphQLList,
     GraphQLNamedType,
+    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -301,6 +303,20 @@ def _is_connection(field: GraphQLField) -> bool:
     return "first" in field.args and named.name.endswith("Connection")
 
 
+# A list that is not paged (a path's steps, a code's uses) is costed as this many
+# items: as many as a path may have steps, so 30 aliases of a page of participants
+# with their missing steps cannot pass as cheap.
+LIST_ESTIMATE = 100
+
+
+def _is_plain_list(field: GraphQLField, parent: GraphQLNamedType | None) -> bool:
+    # A connection's edges and nodes are already counted by its page size.
+    if parent is not None and parent.name.endswith("Connection"):
+        return False
+    kind = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    return isinstance(kind, GraphQLList)
+
+
 class _Costing:
     """The cost of one operation with its variables.
 
@@ -357,6 +373,8 @@ class _Costing:
             # The same check the resolver makes, made before anything runs: a page
             # size out of range would make the cost meaningless, or negative.
             beneath *= check_page_size(arguments["first"])
+        elif _is_plain_list(field, parent):
+            beneath *= LIST_ESTIMATE
         return 1 + beneath
 
     def _field(self, name: str, parent: GraphQLNamedType | None) -> GraphQLField | None:

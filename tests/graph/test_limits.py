@@ -505,7 +505,8 @@ def _cost(requested: int, limit: int = 50_000) -> dict[str, Any]:
             '{ learningPath(code: "X") { title participants(first: 3) '
             "{ nodes { username missingSteps { code } } } } }",
             None,
-            1 + 1 + 1 + 3 * (1 + 1 + 2),
+            # missingSteps is a plain list, costed as LIST_ESTIMATE (100) items.
+            1 + 1 + 1 + 3 * (1 + 1 + 1 + 100 * 1),
             id="nested-connection",
         ),
     ],
@@ -612,24 +613,25 @@ LEARNING_PATH = (
 
 
 async def test_a_mutation_over_its_cost_changes_nothing(start_server: Start) -> None:
-    server = start_server(max_cost=100)
+    server = start_server(max_cost=200)
     stored = _stored(server)
 
-    # createLearningPath, learningPath, participants, userErrors and code: 5.
-    refused = await _ask(server, LEARNING_PATH % 96)
+    # createLearningPath, learningPath, participants and userErrors: 4; the
+    # participants' page: n; userErrors is a plain list: 100 times its code.
+    refused = await _ask(server, LEARNING_PATH % 97)
     stored_after = _stored(server)
-    answered = await _ask(server, LEARNING_PATH % 95)
+    answered = await _ask(server, LEARNING_PATH % 96)
 
     assert refused["data"] is None
     assert refused["errors"] == [
         _refusal(
             "QUERY_TOO_COSTLY",
-            "The query would cost 101; at most 100 is allowed. Each field costs 1, "
+            "The query would cost 201; at most 200 is allowed. Each field costs 1, "
             "and a list's `first` multiplies the cost of what it holds.",
         )
     ]
     assert stored_after == stored
-    assert answered["extensions"] == _cost(100, 100)
+    assert answered["extensions"] == _cost(200, 200)
     assert answered["data"]["createLearningPath"]["userErrors"] == []
 
 
@@ -744,3 +746,23 @@ async def test_a_configured_body_limit_applies(start_server: Start) -> None:
     assert past.json()["errors"][0]["message"] == (
         "The request body is larger than the limit of 100 bytes."
     )
+
+
+async def test_a_page_of_plain_lists_is_costed_as_the_lists_it_may_hold(
+    server: Server,
+) -> None:
+    # One page of 100 participants, each with up to 100 missing steps of 5 fields.
+    query = (
+        '{ learningPath(code: "BIG") { participants(first: 100) { nodes { '
+        "missingSteps { id code title points mandatory } } } } }"
+    )
+    body = await _ask(server, query)
+
+    assert body["data"] is None
+    assert body["errors"] == [
+        _refusal(
+            "QUERY_TOO_COSTLY",
+            "The query would cost 50202; at most 50000 is allowed. Each field costs "
+            "1, and a list's `first` multiplies the cost of what it holds.",
+        )
+    ]
