@@ -10,8 +10,8 @@ from domain.errors import (
     CodeRequiresTrainingRecord,
     InvalidCode,
     InvalidInput,
-    NotFound,
     NotLive,
+    QualifyError,
 )
 from qualify.bootstrap import Backend
 from tests.support import (
@@ -168,14 +168,21 @@ def test_a_malformed_code_on_new_content_creates_nothing(backend: Backend) -> No
     assert backend.follower.position == 0
 
 
-@pytest.mark.parametrize("content_id", ["00000000-0000-0000-0000-000000000000", "x"])
-def test_set_content_code_on_unknown_content_is_not_found(
-    backend: Backend, content_id: str
+@pytest.mark.parametrize(
+    ("content_id", "code"),
+    [
+        ("00000000-0000-0000-0000-000000000000", "NOT_FOUND"),
+        # Not an id at all: this system never issued it.
+        ("x", "BAD_USER_INPUT"),
+    ],
+)
+def test_set_content_code_on_unknown_content_is_refused(
+    backend: Backend, content_id: str, code: str
 ) -> None:
-    with pytest.raises(NotFound) as refused:
+    with pytest.raises(QualifyError) as refused:
         run(backend, c.SetContentCode(content_id, "CLAESS"))
 
-    assert refused.value.code == "NOT_FOUND"
+    assert refused.value.code == code
     assert refused.value.field == "contentId"
 
 

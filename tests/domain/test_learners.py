@@ -7,7 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from domain import commands as c
-from domain.errors import AlreadyExists, InvalidDate, InvalidInput, NotFound
+from domain.errors import (
+    AlreadyExists,
+    InvalidDate,
+    InvalidInput,
+    NotFound,
+    QualifyError,
+)
 from projections import learners
 from qualify.bootstrap import Backend
 from tests.support import (
@@ -319,21 +325,24 @@ def test_delete_record_removes_it_and_its_count(backend: Backend, seed: Seed) ->
 
 
 @pytest.mark.parametrize(
-    "command",
+    ("command", "code"),
     [
-        c.DeleteRecord("00000000-0000-0000-0000-000000000000"),
-        c.DeleteRecord("not-an-id"),
-        c.UpdateTrainingRecord("00000000-0000-0000-0000-000000000000", title="x"),
+        (c.DeleteRecord("00000000-0000-0000-0000-000000000000"), "NOT_FOUND"),
+        (c.DeleteRecord("not-an-id"), "BAD_USER_INPUT"),
+        (
+            c.UpdateTrainingRecord("00000000-0000-0000-0000-000000000000", title="x"),
+            "NOT_FOUND",
+        ),
     ],
     ids=["delete-unknown", "delete-malformed", "update-unknown"],
 )
-def test_commands_on_an_unknown_record_are_not_found(
-    backend: Backend, seed: Seed, command: c.Command
+def test_commands_on_an_unknown_record_are_refused(
+    backend: Backend, seed: Seed, command: c.Command, code: str
 ) -> None:
-    with pytest.raises(NotFound) as refused:
+    with pytest.raises(QualifyError) as refused:
         run(backend, command)
 
-    assert (refused.value.code, refused.value.field) == ("NOT_FOUND", "recordId")
+    assert (refused.value.code, refused.value.field) == (code, "recordId")
 
 
 def test_deleting_a_record_twice_is_not_found(backend: Backend, seed: Seed) -> None:

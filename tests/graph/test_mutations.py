@@ -214,7 +214,7 @@ async def test_unknown_ids_and_users_are_not_found(client: GraphQLClient) -> Non
         f"{{ progress {{ percent }} {ERRORS} }} }}"
     )
 
-    assert [e["code"] for e in data["deleteRecord"]["userErrors"]] == ["NOT_FOUND"]
+    assert [e["code"] for e in data["deleteRecord"]["userErrors"]] == ["BAD_USER_INPUT"]
     assert [e["field"] for e in data["joinPath"]["userErrors"]] == ["username"]
 
 
