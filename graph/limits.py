@@ -40,6 +40,7 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     Source,
+    Token,
     TokenKind,
     get_named_type,
 )
@@ -77,6 +78,14 @@ _CLOSERS = frozenset({TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R}
 QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
 TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
 TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+TOO_MANY_FIELDS = "TOO_MANY_FIELDS"
+MAX_SELECTIONS = 300
+"""Fields and spreads side by side in one selection set.
+
+graphql-core compares every pair of sibling fields to check they can merge, and
+gives up with a bare "Validation aborted." somewhere past 700 of them; far fewer
+are refused first, by name.
+"""
 QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 
 
@@ -136,7 +145,10 @@ def _text_problem(
     """
     lexer = Lexer(Source(query))
     tokens = 0
-    nesting = 0
+    # One entry per open bracket: how many selections it holds, or None for a
+    # bracket that holds values (arguments, lists, input objects), not fields.
+    frames: list[int | None] = []
+    previous: Token | None = None
     try:
         token = lexer.advance()
         while token.kind is not TokenKind.EOF:
@@ -147,18 +159,50 @@ def _text_problem(
                     f"{max_tokens} are allowed."
                 )
             if token.kind in _OPENERS:
-                nesting += 1
-                if nesting > max_nesting:
+                frames.append(_opened(token, frames))
+                if len(frames) > max_nesting:
                     return QUERY_TOO_DEEP, (
                         f"The query nests brackets more than {max_nesting} levels "
                         f"deep; at most {max_nesting} are allowed."
                     )
             elif token.kind in _CLOSERS:
-                nesting = max(nesting - 1, 0)
+                if frames:
+                    frames.pop()
+            elif (
+                frames and frames[-1] is not None and _starts_selection(token, previous)
+            ):
+                frames[-1] += 1
+                if frames[-1] > MAX_SELECTIONS:
+                    return TOO_MANY_FIELDS, (
+                        f"A selection set asks for more than {MAX_SELECTIONS} "
+                        f"fields side by side; at most {MAX_SELECTIONS} are allowed."
+                    )
+            previous = token
             token = lexer.advance()
     except GraphQLError:
         return None
     return None
+
+
+def _opened(token: Token, frames: list[int | None]) -> int | None:
+    # A brace opens a selection set unless it sits among values.
+    inside_values = bool(frames) and frames[-1] is None
+    if token.kind is TokenKind.BRACE_L and not inside_values:
+        return 0
+    return None
+
+
+def _starts_selection(token: Token, previous: Token | None) -> bool:
+    """Whether ``token`` begins a field or fragment spread in a selection set."""
+    if token.kind is TokenKind.SPREAD:
+        return True
+    if token.kind is not TokenKind.NAME or previous is None:
+        return token.kind is TokenKind.NAME
+    # The field after an alias, a spread's fragment, a directive's name and an
+    # inline fragment's type are parts of one selection, not new ones.
+    if previous.kind in (TokenKind.COLON, TokenKind.SPREAD, TokenKind.AT):
+        return False
+    return not (previous.kind is TokenKind.NAME and previous.value == "on")
 
 
 _cached_text_problem = lru_cache(maxsize=CACHE_SIZE)(_text_problem)

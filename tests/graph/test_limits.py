@@ -428,11 +428,21 @@ async def test_too_many_aliased_mutations_change_nothing(server: Server) -> None
 # Tokens
 
 
+GROUPS = 8
+ANSWER = {"trainingRecords": {f"n{g}": [] for g in range(GROUPS)}}
+
+
 def _of_tokens(count: int) -> str:
-    # `{ trainingRecords ( first : 1 ) { nodes {` and the three closing braces.
-    fields = count - 13
-    names = " ".join(RECORD_FIELDS[i % len(RECORD_FIELDS)] for i in range(fields))
-    return f"{{ trainingRecords(first: 1) {{ nodes {{ {names} }} }} }}"
+    # `{ trainingRecords ( first : 1 ) {` and its two closing braces: 10 tokens;
+    # each `nK : nodes { ... }` group, 5 more. The fields are spread over groups
+    # since one selection set holds at most 300 of them side by side.
+    fields = count - 10 - 5 * GROUPS
+    groups = []
+    for group in range(GROUPS):
+        share = range(group, fields, GROUPS)
+        names = " ".join(RECORD_FIELDS[i % len(RECORD_FIELDS)] for i in share)
+        groups.append(f"n{group}: nodes {{ {names} }}")
+    return f"{{ trainingRecords(first: 1) {{ {' '.join(groups)} }} }}"
 
 
 TOKENS_ERROR = _refusal(
@@ -444,7 +454,7 @@ TOKENS_ERROR = _refusal(
 async def test_a_query_of_2000_tokens_is_answered(server: Server) -> None:
     body = await _ask(server, _of_tokens(2000))
 
-    assert body["data"] == {"trainingRecords": {"nodes": []}}
+    assert body["data"] == ANSWER
     assert "errors" not in body
 
 
@@ -459,17 +469,16 @@ async def test_comments_and_commas_are_not_tokens(server: Server) -> None:
 
     body = await _ask(server, query)
 
-    assert body["data"] == {"trainingRecords": {"nodes": []}}
+    assert body["data"] == ANSWER
 
 
 async def test_a_mutation_of_too_many_tokens_changes_nothing(server: Server) -> None:
     stored = _stored(server)
 
+    # 2,000 tokens in groups of 200 fields, each group under an alias.
+    groups = " ".join(f"e{g}: userErrors {{ {'code ' * 200}}}" for g in range(10))
     body = await _ask(
-        server,
-        'mutation { createCode(input: {code: "A1"}) { userErrors { '
-        + "code " * 2000
-        + "} } }",
+        server, 'mutation { createCode(input: {code: "A1"}) { ' + groups + " } }"
     )
 
     assert body == {"data": None, "errors": [TOKENS_ERROR]}
@@ -766,3 +775,42 @@ async def test_a_page_of_plain_lists_is_costed_as_the_lists_it_may_hold(
             "1, and a list's `first` multiplies the cost of what it holds.",
         )
     ]
+
+
+@pytest.mark.parametrize("count", [300, 301])
+async def test_fields_side_by_side_are_limited_by_name(
+    server: Server, count: int
+) -> None:
+    body = await _ask(server, "{ " + " ".join(["__typename"] * count) + " }")
+
+    if count == 300:
+        assert body["data"] == {"__typename": "Query"}
+        return
+    assert body["data"] is None
+    assert body["errors"] == [
+        _refusal(
+            "TOO_MANY_FIELDS",
+            "A selection set asks for more than 300 fields side by side; at most "
+            "300 are allowed.",
+        )
+    ]
+
+
+async def test_aliases_spreads_and_arguments_count_as_the_selections_they_are(
+    server: Server,
+) -> None:
+    # 299 plain fields, one aliased field with arguments and a directive, and one
+    # inline fragment: 301 selections, of which only 300 are side by side at the top.
+    fields = " ".join(["__typename"] * 299)
+    query = (
+        f'{{ {fields} a: codes(first: 1, search: "x") @include(if: true) '
+        "{ totalCount } }"
+    )
+    body = await _ask(server, query)
+    assert "errors" not in body, body
+
+    spread = query.replace(
+        "{ totalCount } }", "{ totalCount } ... on Query { __typename } }"
+    )
+    refused = await _ask(server, spread)
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["TOO_MANY_FIELDS"]
