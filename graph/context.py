@@ -11,6 +11,7 @@ from anyio import to_thread
 
 from domain.principal import Principal
 from projections.database import Db
+from projections.paging import check_page_size
 from qualify.bootstrap import Backend
 
 T = TypeVar("T")
@@ -43,6 +44,10 @@ class Context:
         suffix = f".{self.commands}"
         key = self.idempotency_key + suffix if self.idempotency_key else None
         return self.correlation_id + suffix, key
+
+    def page_size(self, first: int) -> int:
+        """``first``, refused unless it is a page size this server allows."""
+        return check_page_size(first, self.backend.settings.max_page_size)
 
     async def read(self, query: Callable[[Db], T]) -> T:
         """Run a read-model query in a worker thread, off the event loop."""

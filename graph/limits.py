@@ -56,7 +56,7 @@ from graphql.type.introspection import (
 )
 from strawberry.extensions import SchemaExtension
 
-from projections.paging import check_page_size
+from projections.paging import MAX_PAGE_SIZE, check_page_size
 from qualify.config import Settings
 
 # Arguments, input objects and lists add brackets beyond a query's depth; this
@@ -97,6 +97,7 @@ class Limits:
     max_aliases: int
     max_tokens: int
     max_cost: int
+    max_page_size: int = MAX_PAGE_SIZE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -105,6 +106,7 @@ class Limits:
             max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens,
             max_cost=settings.max_cost,
+            max_page_size=settings.max_page_size,
         )
 
     @property
@@ -374,10 +376,12 @@ class _Costing:
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: VariableValues,
+        max_page_size: int,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
+        self.max_page_size = max_page_size
         self.costs: dict[str, int] = {}
 
     def fragment_costs(self) -> None:
@@ -416,7 +420,7 @@ class _Costing:
             arguments = get_argument_values(field, node, self.variables)
             # The same check the resolver makes, made before anything runs: a page
             # size out of range would make the cost meaningless, or negative.
-            beneath *= check_page_size(arguments["first"])
+            beneath *= check_page_size(arguments["first"], self.max_page_size)
         elif _is_plain_list(field, parent):
             beneath *= LIST_ESTIMATE
         return 1 + beneath
@@ -436,6 +440,7 @@ def operation_cost(
     document: DocumentNode,
     operation_name: str | None,
     raw_variables: dict[str, Any] | None,
+    max_page_size: int = MAX_PAGE_SIZE,
 ) -> int | None:
     """The cost of the operation that would run, or None when it cannot run.
 
@@ -462,7 +467,7 @@ def operation_cost(
         if isinstance(variables, list):
             continue
         root = schema.get_root_type(operation.operation)
-        costing = _Costing(schema, fragments, variables)
+        costing = _Costing(schema, fragments, variables, max_page_size)
         costing.fragment_costs()
         cost = costing.selection_cost(operation.selection_set, root)
         worst = cost if worst is None else max(worst, cost)
@@ -509,6 +514,7 @@ class QueryLimits(SchemaExtension):
                 context.graphql_document,
                 context.operation_name,
                 context.variables,
+                self.limits.max_page_size,
             )
             if self.cost is not None and self.cost > self.limits.max_cost:
                 raise limit_error(

@@ -64,7 +64,7 @@ from projections import training_records as records
 from projections.as_of import events_through, position_at, replayed
 from projections.audit_log import EventFilter, event_type_name
 from projections.database import Db
-from projections.paging import check_page_size, check_search
+from projections.paging import check_search
 
 
 def code_names(db: Db, code_ids: list[str]) -> dict[str, str]:
@@ -203,7 +203,7 @@ class Query:
         first: int = 10,
         after: str | None = None,
     ) -> Connection[QualificationCode]:
-        check_page_size(first)
+        info.context.page_size(first)
         text = check_search(search.strip()) if search else None
 
         def query(db: Db) -> Connection[QualificationCode]:
@@ -326,7 +326,7 @@ class Query:
             ),
         ] = None,
     ) -> Connection[TrainingRecord]:
-        check_page_size(first)
+        info.context.page_size(first)
         whose = whose_records(info.context.principal, username)
         name = code_name(code)
         among = whose.learner_ids()
@@ -368,7 +368,7 @@ class Query:
     ) -> Connection[Certificate]:
         principal = info.context.principal
         principal.require(Right.VIEW_REPORTS)
-        check_page_size(first)
+        info.context.page_size(first)
         backend = info.context.backend
         name = code_name(code)
         among = reach_of(principal).learner_ids()
@@ -515,7 +515,7 @@ class Query:
         filter: EventFilterInput | None = None,
     ) -> Connection[AuditEvent]:
         info.context.principal.require(Right.READ_AUDIT_HISTORY)
-        check_page_size(first)
+        info.context.page_size(first)
 
         def query(db: Db) -> Connection[AuditEvent]:
             page = audit_log.event_page(db, event_filter(db, filter), first, after)

@@ -31,7 +31,7 @@ from projections.code_usage import CodeRow, Use, ValidityChangeRow
 from projections.course_activity import Activity, ContentRow
 from projections.database import Db
 from projections.learners import LearnerRow
-from projections.paging import Page, check_page_size
+from projections.paging import Page
 from projections.path_progress import ParticipantRow, PathRow, ProgressRow
 from projections.training_records import RecordRow
 
@@ -144,7 +144,7 @@ async def history(
     info: Info, only: EventFilter, first: int, after: str | None
 ) -> Connection[AuditEvent]:
     """A page of the events ``only`` picks, oldest first."""
-    check_page_size(first)
+    info.context.page_size(first)
 
     def query(db: Db) -> Connection[AuditEvent]:
         page = audit_log.event_page(db, only, first, after)
@@ -521,7 +521,7 @@ class LearningPath:
     ) -> Connection[PathProgress]:
         principal = info.context.principal
         principal.require(Right.VIEW_REPORTS)
-        check_page_size(first)
+        info.context.page_size(first)
         if self.as_of is not None:
             # Rebuilding every participant as of a moment would replay them all.
             raise InvalidInput(

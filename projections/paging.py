@@ -61,11 +61,11 @@ def decode_cursor(cursor: str, kind: str, parts: int = 1) -> list[str]:
     return value[1:]
 
 
-def check_page_size(first: int) -> int:
-    """Pages hold 1 to 100 items."""
-    if not 1 <= first <= MAX_PAGE_SIZE:
+def check_page_size(first: int, largest: int = MAX_PAGE_SIZE) -> int:
+    """Pages hold 1 to ``largest`` items (100 unless configured otherwise)."""
+    if not 1 <= first <= largest:
         raise InvalidInput(
-            f"first must be from 1 to {MAX_PAGE_SIZE}; got {first}.", field="first"
+            f"first must be from 1 to {largest}; got {first}.", field="first"
         )
     return first
 

@@ -33,6 +33,9 @@ DEFAULT_MAX_TOKENS = 2000
 # edges costs about 2,400; this allows some twenty such pages in one request, and
 # refuses thirty aliased copies of one, which is what a hostile query looks like.
 DEFAULT_MAX_COST = 50_000
+DEFAULT_MAX_PAGE_SIZE = 100
+# Beyond this a page is no longer a page: an export is the way to read everything.
+MAX_PAGE_SIZE_CEILING = 1000
 # RSA keys shorter than this can be factored by a determined attacker.
 MIN_RSA_KEY_BITS = 2048
 PEM_PREFIX = "-----BEGIN"
@@ -68,6 +71,7 @@ class Settings:
     max_aliases: int = DEFAULT_MAX_ALIASES
     max_tokens: int = DEFAULT_MAX_TOKENS
     max_cost: int = DEFAULT_MAX_COST
+    max_page_size: int = DEFAULT_MAX_PAGE_SIZE
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -132,6 +136,13 @@ class Settings:
             ),
             max_tokens=_count(env, "QUALIFY_MAX_TOKENS", DEFAULT_MAX_TOKENS, "tokens"),
             max_cost=_count(env, "QUALIFY_MAX_COST", DEFAULT_MAX_COST, "points"),
+            max_page_size=_count(
+                env,
+                "QUALIFY_MAX_PAGE_SIZE",
+                DEFAULT_MAX_PAGE_SIZE,
+                "items",
+                ceiling=MAX_PAGE_SIZE_CEILING,
+            ),
             expiring_days=_expiring_days(env),
         )
 

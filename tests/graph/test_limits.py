@@ -814,3 +814,19 @@ async def test_aliases_spreads_and_arguments_count_as_the_selections_they_are(
     )
     refused = await _ask(server, spread)
     assert [e["extensions"]["code"] for e in refused["errors"]] == ["TOO_MANY_FIELDS"]
+
+
+@pytest.mark.parametrize(("first", "refused"), [(5, False), (6, True)])
+async def test_the_page_size_limit_is_configurable(
+    start_server: Start, first: int, refused: bool
+) -> None:
+    server = start_server(max_page_size=5)
+    body = await _ask(server, f"{{ codes(first: {first}) {{ totalCount }} }}")
+
+    if not refused:
+        assert body["data"] == {"codes": {"totalCount": 0}}
+        return
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["message"] == "first must be from 1 to 5; got 6."
+    assert error["extensions"]["field"] == "first"

@@ -79,6 +79,7 @@ def test_development_uses_the_development_secret(env: dict[str, str]) -> None:
         ("QUALIFY_MAX_TOKENS", "max_tokens", 2000),
         ("QUALIFY_MAX_COST", "max_cost", 50_000),
         ("QUALIFY_MAX_BODY_BYTES", "max_body_bytes", 1024 * 1024),
+        ("QUALIFY_MAX_PAGE_SIZE", "max_page_size", 100),
     ],
 )
 def test_each_limit_has_a_default_and_can_be_set(
@@ -260,4 +261,14 @@ def test_a_short_rsa_key_is_refused() -> None:
 
     assert str(refused.value) == (
         "QUALIFY_JWT_PUBLIC_KEY is a 1024-bit RSA key; use one of at least 2048 bits."
+    )
+
+
+def test_the_page_size_has_a_ceiling() -> None:
+    assert Settings.from_environment({"QUALIFY_MAX_PAGE_SIZE": "1000"}).max_page_size
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_environment({"QUALIFY_MAX_PAGE_SIZE": "1001"})
+
+    assert str(refused.value) == (
+        "QUALIFY_MAX_PAGE_SIZE must be at most 1000 items, not '1001'."
     )
