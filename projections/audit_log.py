@@ -75,8 +75,8 @@ def payload_of(event: Event) -> dict[str, Any]:
     return {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
 
 
-def entry(position: int, e: Event) -> dict[str, Any]:
-    """The event as auditors read it: stable field names, plain JSON values."""
+def envelope(position: int, e: Event) -> dict[str, Any]:
+    """Who, when and where of an event: everything but its payload."""
     return {
         "position": position,
         "type": event_type_name(type(e)),
@@ -85,13 +85,23 @@ def entry(position: int, e: Event) -> dict[str, Any]:
         "occurred_at": e.timestamp.isoformat(),
         "actor": e.actor,
         "correlation_id": e.correlation_id,
-        "payload": json.loads(_json(payload_of(e))),
     }
+
+
+def entry(position: int, e: Event) -> dict[str, Any]:
+    """The event as auditors read it: stable field names, plain JSON values."""
+    return {**envelope(position, e), "payload": json.loads(_json(payload_of(e)))}
 
 
 def chained(previous: str, item: Mapping[str, Any]) -> str:
     """The hash of ``item`` after the one whose hash is ``previous``."""
-    return hashlib.sha256(f"{previous}\n{_json(item)}".encode()).hexdigest()
+    head = {key: value for key, value in item.items() if key != "payload"}
+    return _digest(previous, _json(head), _json(item["payload"]))
+
+
+def _digest(previous: str, head: str, payload: str) -> str:
+    # The payload's JSON is hashed as stored, so applying an event encodes it once.
+    return hashlib.sha256(f"{previous}\n{head}\n{payload}".encode()).hexdigest()
 
 
 def _json(value: object) -> str:
@@ -108,22 +118,24 @@ def _last_hash(db: Writer) -> str:
 
 
 def _append(db: Writer, e: Event) -> None:
-    item = entry(db.position, e)
-    digest = chained(_last_hash(db), item)
+    head = envelope(db.position, e)
+    fields = payload_of(e)
+    payload = _json(fields)
+    digest = _digest(_last_hash(db), _json(head), payload)
     db.memo[_LAST] = digest
-    subject = item["payload"].get("record_id")
+    subject = fields.get("record_id")
     db.write(
         "INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
             db.position,
-            item["aggregate_id"],
-            item["aggregate_version"],
-            item["type"],
-            item["occurred_at"],
-            item["actor"],
-            item["correlation_id"],
+            head["aggregate_id"],
+            head["aggregate_version"],
+            head["type"],
+            head["occurred_at"],
+            head["actor"],
+            head["correlation_id"],
             subject if isinstance(subject, str) else None,
-            _json(item["payload"]),
+            payload,
             digest,
         ),
     )
