@@ -9,7 +9,7 @@ skips nor double-counts an event.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,8 +99,15 @@ class Follower:
         """The log position every read model has reached."""
         return min(self._positions, default=0)
 
-    def catch_up(self, until: int | None = None) -> CatchUp:
-        """Apply new events; with ``until``, stop once that position is reached."""
+    def catch_up(
+        self,
+        until: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> CatchUp:
+        """Apply new events; with ``until``, stop once that position is reached.
+
+        ``progress`` is told the position reached after each batch.
+        """
         applied = 0
         with self._lock:
             while until is None or self.position < until:
@@ -108,6 +115,8 @@ class Follower:
                 if not count:
                     break
                 applied += count
+                if progress is not None:
+                    progress(self.position)
         return CatchUp(applied, self.position)
 
     def _apply_next_batch(self, until: int | None) -> int:

@@ -178,6 +178,32 @@ class PostgresStore:
         for _ in self._listener.notifies(timeout=timeout, stop_after=1):
             break
 
+    @property
+    def conninfo(self) -> str:
+        """How to reach the database this store's schema lives in."""
+        return self._conninfo
+
+    def drop_schema_contents(self) -> None:
+        """Empty the schema of every table, for a store built anew."""
+        with psycopg.connect(self._conninfo, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    sql.Identifier(self.schema)
+                )
+            )
+            connection.execute(
+                sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema))
+            )
+
+    def drop_schema(self) -> None:
+        """Drop the schema and everything in it."""
+        with psycopg.connect(self._conninfo, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    sql.Identifier(self.schema)
+                )
+            )
+
     def close(self) -> None:
         """Close the pool and the listening connection."""
         if self._listener is not None:

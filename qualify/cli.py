@@ -36,6 +36,7 @@ from domain.principal import Principal, Role
 from graph.auth import DEFAULT_LIFETIME, RS256, issue_token
 from projections.integrity import chained_entries
 from projections.integrity import check as check_integrity
+from projections.rebuild import rebuild
 from projections.verification import verify
 from qualify.bootstrap import all_projections, build
 from qualify.config import ConfigurationError, Settings
@@ -55,6 +56,7 @@ EXAMPLE_QUERY = "{ codes(first: 10) { totalCount nodes { code description inUse 
 USAGE_ERROR = 2
 _ROLE_NAMES = ", ".join(role.value for role in Role)
 _DEFAULT_HOURS = DEFAULT_LIFETIME / timedelta(hours=1)
+_PROJECTION_NAMES = [projection.name for projection in all_projections()]
 
 Run = Callable[[argparse.Namespace], int]
 # A string, since argparse's class is generic only to type checkers.
@@ -281,6 +283,19 @@ def _add_projections(commands: Subcommands) -> None:
         description="Exits 1 and prints the first differences when any are found.",
     )
     verify.set_defaults(run=_projections_verify)
+    rebuild_ = actions.add_parser(
+        "rebuild",
+        help="rebuild read models from position zero, then switch them in",
+        description="The live read models keep answering until the rebuilt ones "
+        "are complete. Without names, every read model is rebuilt.",
+    )
+    rebuild_.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"read models to rebuild: {', '.join(_PROJECTION_NAMES)}",
+    )
+    rebuild_.set_defaults(run=_projections_rebuild)
 
 
 def _projections_run(args: argparse.Namespace) -> int:
@@ -295,6 +310,38 @@ def _projections_run(args: argparse.Namespace) -> int:
         "projection worker stopped: %d events applied, %d reconnects",
         stats.events,
         stats.reconnects,
+    )
+    return 0
+
+
+def _projections_rebuild(args: argparse.Namespace) -> int:
+    unknown = sorted(set(args.names) - set(_PROJECTION_NAMES))
+    if unknown:
+        _fail(
+            f"there is no read model {unknown[0]!r}; the read models are "
+            f"{', '.join(_PROJECTION_NAMES)}."
+        )
+        return USAGE_ERROR
+    chosen = [p for p in all_projections() if not args.names or p.name in args.names]
+
+    backend = build(Settings.from_environment())
+    try:
+        bar = _Progress(1, "rebuilding", "position")
+        started = time.perf_counter()
+
+        def show(position: int, head: int) -> None:
+            bar.total = max(head, 1)
+            rate = position / max(time.perf_counter() - started, 1e-9)
+            bar.show(position, f" of {head}, {rate:,.0f} events/s")
+
+        done = rebuild(backend.log, backend.store, chosen, show)
+        bar.done()
+    finally:
+        backend.close()
+    print(
+        f"rebuilt {', '.join(done.names)}: {done.events} events in "
+        f"{done.seconds:.1f} s ({done.rate:,.0f} events/s), {done.rows} rows "
+        f"switched in at position {done.position}"
     )
     return 0
 
@@ -513,16 +560,22 @@ def _print_report(report: ImportReport) -> None:
 class _Progress:
     """A one-line progress bar on standard error, redrawn at most 20 times."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, verb: str = "reading", unit: str = "row") -> None:
         self.total = max(total, 1)
         self.shown = -1
+        self.verb = verb
+        self.unit = unit
 
-    def show(self, row: int) -> None:
+    def show(self, row: int, detail: str = "") -> None:
         step = min(row * 20 // self.total, 20)
         if step != self.shown:
             self.shown = step
             bar = "#" * step + "." * (20 - step)
-            print(f"\rreading [{bar}] row {row}", end="", file=sys.stderr)
+            print(
+                f"\r{self.verb} [{bar}] {self.unit} {row}{detail}",
+                end="",
+                file=sys.stderr,
+            )
 
     def done(self) -> None:
         if self.shown >= 0:

@@ -134,3 +134,27 @@ def test_a_file_that_is_not_an_export_is_refused(
         "notes.txt: line 1 is not an exported event\n"
     )
     assert main(["events", "verify", str(tmp_path / "missing.ndjson")]) == 2
+
+
+def test_projections_rebuild_switches_in_new_tables_and_says_how_fast(
+    capsys: pytest.CaptureFixture[str], last: int
+) -> None:
+    assert main(["projections", "rebuild", "code_usage", "audit_log"]) == 0
+
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"rebuilt code_usage, audit_log: {last} events in ")
+    assert f"switched in at position {last}\n" in captured.out
+    assert "rebuilding [####################] position" in captured.err
+    assert main(["projections", "verify"]) == 0
+
+
+def test_projections_rebuild_refuses_an_unknown_read_model(
+    capsys: pytest.CaptureFixture[str], last: int
+) -> None:
+    assert main(["projections", "rebuild", "codez"]) == 2
+
+    assert capsys.readouterr().err == (
+        "qualify: there is no read model 'codez'; the read models are "
+        "code_usage, learners, course_activity, training_records, path_progress, "
+        "access, audit_log.\n"
+    )

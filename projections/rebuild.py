@@ -1,0 +1,136 @@
+"""Rebuilding read models from position zero while the live ones keep answering.
+
+The new tables are built aside, in a scratch store (a SQLite file beside the live
+one, or a schema of its own on PostgreSQL), from the whole log. Then, in one
+write transaction on the live store, the scratch tables catch up to the end of
+the log, the live tables are emptied and refilled from them, and the read
+model's position is set: readers see the old tables until that transaction
+commits, and the new ones from then on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from domain.application import EventLog
+from projections.database import Db, ReadStore, SQLiteStore
+from projections.follower import Follower
+from projections.postgres import PostgresStore
+from projections.projection import Projection
+
+COPY_PAGE = 5000
+
+Progress = Callable[[int, int], None]
+"""Told (position reached, last position of the log) after each batch."""
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """What a rebuild did."""
+
+    names: tuple[str, ...]
+    events: int
+    position: int
+    seconds: float
+    rows: int
+
+    @property
+    def rate(self) -> float:
+        """Events applied per second while building."""
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+def scratch_store(live: ReadStore) -> ReadStore:
+    """An empty store beside ``live`` to build new tables in."""
+    if isinstance(live, PostgresStore):
+        scratch = PostgresStore(live.conninfo, f"{live.schema}_rebuild")
+        scratch.drop_schema_contents()
+        return scratch
+    assert isinstance(live, SQLiteStore)
+    if live.in_memory:
+        return SQLiteStore(":memory:")
+    path = Path(f"{live.path}.rebuild")
+    for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        stale.unlink(missing_ok=True)
+    return SQLiteStore(str(path))
+
+
+def rebuild(
+    log: EventLog,
+    live: ReadStore,
+    projections: Sequence[Projection],
+    progress: Progress | None = None,
+) -> Rebuilt:
+    """Build ``projections`` anew from the log, then switch the live tables over."""
+    scratch = scratch_store(live)
+    try:
+        started = time.perf_counter()
+        follower = Follower(log, scratch, projections)
+        head = log.recorder.max_notification_id() or 0
+        done = follower.catch_up(
+            progress=None if progress is None else lambda at: progress(at, head)
+        )
+        seconds = time.perf_counter() - started
+        rows = _switch(log, live, scratch, follower, projections)
+    finally:
+        _discard(scratch)
+    return Rebuilt(
+        names=tuple(p.name for p in projections),
+        events=done.events,
+        position=follower.position,
+        seconds=seconds,
+        rows=rows,
+    )
+
+
+def _switch(
+    log: EventLog,
+    live: ReadStore,
+    scratch: ReadStore,
+    follower: Follower,
+    projections: Sequence[Projection],
+) -> int:
+    # Events stored while building are applied to the scratch tables first, so
+    # the switch hands over tables as recent as the position it records.
+    follower.catch_up()
+    copied = 0
+    with live.writing() as db:
+        for projection in projections:
+            projection.create(db)
+            for table in projection.tables:
+                copied += _copy(scratch, db, table)
+        for projection in projections:
+            db.execute(
+                "UPDATE projection_positions SET version = ?, position = ? "
+                "WHERE name = ?",
+                (projection.version, follower.position, projection.name),
+            )
+    return copied
+
+
+def _copy(scratch: ReadStore, db: Db, table: str) -> int:
+    """Every row of ``table`` from the scratch store into the live transaction."""
+    copied = 0
+    with scratch.reading() as source:
+        rows = source.execute(f"SELECT * FROM {table}")
+        while True:
+            page = rows.fetchmany(COPY_PAGE)
+            if not page:
+                return copied
+            marks = ",".join("?" * len(page[0]))
+            db.executemany(
+                f"INSERT INTO {table} VALUES ({marks})", [tuple(r) for r in page]
+            )
+            copied += len(page)
+
+
+def _discard(scratch: ReadStore) -> None:
+    if isinstance(scratch, PostgresStore):
+        scratch.drop_schema()
+    scratch.close()
+    if isinstance(scratch, SQLiteStore) and not scratch.in_memory:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{scratch.path}{suffix}").unlink(missing_ok=True)

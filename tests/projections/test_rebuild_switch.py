@@ -1,0 +1,82 @@
+"""Rebuilding read models aside, then switching them in at once."""
+
+from __future__ import annotations
+
+from domain import commands as c
+from projections.code_usage import CodeUsage
+from projections.rebuild import rebuild
+from projections.verification import verify
+from qualify.bootstrap import Backend, all_projections
+from tests.support import busy_scenario, live_code, run
+
+
+def _description(backend: Backend, code: str) -> str:
+    return live_code(backend, code).description
+
+
+def _tamper(backend: Backend) -> None:
+    with backend.store.writing() as db:
+        db.execute("UPDATE codes SET description = ? WHERE code = ?", ("x", "CLAROTAT"))
+
+
+def test_a_rebuild_restores_a_damaged_read_model(durable_backend: Backend) -> None:
+    backend = durable_backend
+    busy_scenario(backend)
+    expected = _description(backend, "CLAROTAT")
+    _tamper(backend)
+    assert not verify(backend.log, backend.store, all_projections()).ok
+
+    done = rebuild(backend.log, backend.store, [CodeUsage()])
+
+    assert done.names == ("code_usage",)
+    assert done.position == backend.log.recorder.max_notification_id()
+    assert done.rows > 0
+    assert _description(backend, "CLAROTAT") == expected
+    assert verify(backend.log, backend.store, all_projections()).ok
+
+
+def test_the_live_tables_answer_until_the_rebuilt_ones_switch_in(
+    durable_backend: Backend,
+) -> None:
+    backend = durable_backend
+    busy_scenario(backend)
+    _tamper(backend)
+    seen: list[str] = []
+
+    def during(position: int, head: int) -> None:
+        seen.append(_description(backend, "CLAROTAT"))
+
+    rebuild(backend.log, backend.store, [CodeUsage()], during)
+
+    assert seen
+    assert set(seen) == {"x"}
+    assert _description(backend, "CLAROTAT") != "x"
+
+
+def test_events_stored_while_building_are_in_the_switched_tables(
+    durable_backend: Backend,
+) -> None:
+    backend = durable_backend
+    busy_scenario(backend)
+    created: list[str] = []
+
+    def during(position: int, head: int) -> None:
+        if not created:
+            run(backend, c.CreateCode("AED", "Defibrillator"))
+            created.append("AED")
+
+    done = rebuild(backend.log, backend.store, all_projections(), during)
+
+    assert created == ["AED"]
+    assert _description(backend, "AED") == "Defibrillator"
+    assert done.position == backend.log.recorder.max_notification_id()
+    assert verify(backend.log, backend.store, all_projections()).ok
+
+
+def test_a_rebuild_reports_events_and_rate(durable_backend: Backend) -> None:
+    busy_scenario(durable_backend)
+    done = rebuild(durable_backend.log, durable_backend.store, all_projections())
+
+    assert done.events > 50
+    assert done.rate > 0
+    assert done.names == tuple(p.name for p in all_projections())
