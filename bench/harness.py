@@ -61,6 +61,7 @@ class Scale:
     import_learners: int
     export_records: int
     export_learners: int
+    rebuild_events: int = 50_000
     writer_processes: int = 2
     concurrency: int = 32
 
@@ -87,6 +88,7 @@ SCALES = {
         import_learners=2_000,
         export_records=1_000_000,
         export_learners=10_000,
+        rebuild_events=1_000_000,
     ),
 }
 
