@@ -356,11 +356,18 @@ LIST_ESTIMATE = 100
 
 
 def _is_plain_list(field: GraphQLField, parent: GraphQLNamedType | None) -> bool:
-    # A connection's edges and nodes are already counted by its page size.
+    # A connection's edges and nodes are already counted by its page size, and a
+    # payload's userErrors hold the one error that stopped its command.
     if parent is not None and parent.name.endswith("Connection"):
+        return False
+    if _is_user_errors(field):
         return False
     kind = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
     return isinstance(kind, GraphQLList)
+
+
+def _is_user_errors(field: GraphQLField) -> bool:
+    return get_named_type(field.type).name == "UserError"
 
 
 class _Costing:

@@ -690,19 +690,23 @@ async def test_a_content_id_in_another_spelling_finds_the_same_content(
     ["not-an-id", "", "12345", NO_ID + "0"],
     ids=["word", "empty", "number", "uuid-one-digit-too-long"],
 )
-async def test_a_content_id_that_is_not_a_uuid_is_null_not_an_error(
+async def test_a_content_id_that_is_not_a_uuid_is_bad_user_input(
     client: GraphQLClient, catalogue: dict[str, str], content_id: str
 ) -> None:
     learner = client.as_user("lena", Role.LEARNER)
 
-    content = await learner.data(CONTENT, {"id": content_id})
-    activity = await client.data(
-        "query($id: ID!) { courseActivity(contentId: $id) { enrolments } }",
-        {"id": content_id},
-    )
+    content = (await learner.post(CONTENT, {"id": content_id})).json()
+    activity = (
+        await client.post(
+            "query($id: ID!) { courseActivity(contentId: $id) { enrolments } }",
+            {"id": content_id},
+        )
+    ).json()
 
-    assert content == {"content": None}
-    assert activity == {"courseActivity": None}
+    for body in (content, activity):
+        (error,) = body["errors"]
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "contentId"}
+        assert error["message"] == f"{content_id!r} is not an id this system issued."
 
 
 # Acting for another username

@@ -622,25 +622,24 @@ LEARNING_PATH = (
 
 
 async def test_a_mutation_over_its_cost_changes_nothing(start_server: Start) -> None:
-    server = start_server(max_cost=200)
+    server = start_server(max_cost=100)
     stored = _stored(server)
 
-    # createLearningPath, learningPath, participants and userErrors: 4; the
-    # participants' page: n; userErrors is a plain list: 100 times its code.
-    refused = await _ask(server, LEARNING_PATH % 97)
+    # createLearningPath, learningPath, participants, userErrors and code: 5.
+    refused = await _ask(server, LEARNING_PATH % 96)
     stored_after = _stored(server)
-    answered = await _ask(server, LEARNING_PATH % 96)
+    answered = await _ask(server, LEARNING_PATH % 95)
 
     assert refused["data"] is None
     assert refused["errors"] == [
         _refusal(
             "QUERY_TOO_COSTLY",
-            "The query would cost 201; at most 200 is allowed. Each field costs 1, "
+            "The query would cost 101; at most 100 is allowed. Each field costs 1, "
             "and a list's `first` multiplies the cost of what it holds.",
         )
     ]
     assert stored_after == stored
-    assert answered["extensions"] == _cost(200, 200)
+    assert answered["extensions"] == _cost(100, 100)
     assert answered["data"]["createLearningPath"]["userErrors"] == []
 
 
