@@ -67,6 +67,15 @@ from projections.database import Db
 from projections.paging import check_search
 
 
+AsOf = Annotated[
+    datetime | None,
+    strawberry.argument(
+        description="Answer as the system would have at this moment, rebuilt from "
+        "the events stored by then."
+    ),
+]
+
+
 def code_names(db: Db, code_ids: list[str]) -> dict[str, str]:
     """Current names of codes by id (a renamed code shows its new name)."""
     return {i: row.code for i, row in code_usage.codes_by_id(db, code_ids).items()}
@@ -227,13 +236,7 @@ class Query:
         self,
         info: Info,
         code: str,
-        as_of: Annotated[
-            datetime | None,
-            strawberry.argument(
-                description="Answer as the system would have at this moment, "
-                "rebuilt from the events stored by then."
-            ),
-        ] = None,
+        as_of: AsOf = None,
     ) -> QualificationCode | None:
         name = normalise_code(code)
         if as_of is None:
@@ -255,13 +258,7 @@ class Query:
         self,
         info: Info,
         code: str,
-        as_of: Annotated[
-            datetime | None,
-            strawberry.argument(
-                description="Answer as the system would have at this moment, "
-                "rebuilt from the events stored by then."
-            ),
-        ] = None,
+        as_of: AsOf = None,
     ) -> LearningPath | None:
         name = normalise_code(code)
 
@@ -286,13 +283,7 @@ class Query:
         path_code: str,
         username: str,
         on: date | None = None,
-        as_of: Annotated[
-            datetime | None,
-            strawberry.argument(
-                description="Answer as the system would have at this moment, "
-                "rebuilt from the events stored by then."
-            ),
-        ] = None,
+        as_of: AsOf = None,
     ) -> PathProgress | None:
         name = normalise_code(path_code, field="pathCode")
         user = normalise_username(username)
@@ -318,13 +309,7 @@ class Query:
         code: str | None = None,
         first: int = 20,
         after: str | None = None,
-        as_of: Annotated[
-            datetime | None,
-            strawberry.argument(
-                description="Answer as the system would have at this moment, "
-                "rebuilt from the events stored by then."
-            ),
-        ] = None,
+        as_of: AsOf = None,
     ) -> Connection[TrainingRecord]:
         info.context.page_size(first)
         whose = whose_records(info.context.principal, username)
