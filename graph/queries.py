@@ -66,7 +66,6 @@ from projections.audit_log import EventFilter, event_type_name
 from projections.database import Db
 from projections.paging import check_search
 
-
 AsOf = Annotated[
     datetime | None,
     strawberry.argument(
