@@ -70,6 +70,15 @@ def safety_path(backend: Backend, *, counts_expired: bool = False) -> None:
     run(backend, c.JoinPath(PATH, LEARNER))
 
 
+def lapsed_cpr(backend: Backend, cpr: str) -> None:
+    """Alice on the safety path: first aid done this month, CPR lapsed in 2024."""
+    aid = first_aid(backend)
+    safety_path(backend)
+    run(backend, c.SetCodeValidity("CPR", 12))
+    complete(backend, cpr, date(2023, 6, 1))
+    complete(backend, aid, date(2025, 3, 1))
+
+
 def certificate(
     backend: Backend, code: str = "CPR", on: date = TODAY, username: str = LEARNER
 ) -> tuple[str, str | None] | None:
@@ -397,11 +406,7 @@ def test_a_path_that_counts_expired_records_keeps_their_points(
 def test_an_expired_step_does_not_complete_a_path_until_it_is_renewed(
     backend: Backend, cpr: str
 ) -> None:
-    aid = first_aid(backend)
-    safety_path(backend)
-    run(backend, c.SetCodeValidity("CPR", 12))
-    complete(backend, cpr, date(2023, 6, 1))
-    complete(backend, aid, date(2025, 3, 1))
+    lapsed_cpr(backend, cpr)
     assert participant(backend, PATH).completed_at is None  # type: ignore[union-attr]
     assert path_records(backend) == []
 
@@ -414,11 +419,7 @@ def test_an_expired_step_does_not_complete_a_path_until_it_is_renewed(
 def test_counting_expired_records_awards_the_path_to_those_it_now_completes(
     backend: Backend, cpr: str
 ) -> None:
-    aid = first_aid(backend)
-    safety_path(backend)
-    run(backend, c.SetCodeValidity("CPR", 12))
-    complete(backend, cpr, date(2023, 6, 1))
-    complete(backend, aid, date(2025, 3, 1))
+    lapsed_cpr(backend, cpr)
     assert path_records(backend) == []
 
     run(backend, c.SetPathCountsExpired(PATH, True))
@@ -429,11 +430,7 @@ def test_counting_expired_records_awards_the_path_to_those_it_now_completes(
 def test_a_longer_validity_awards_the_path_to_those_it_now_completes(
     backend: Backend, cpr: str
 ) -> None:
-    aid = first_aid(backend)
-    safety_path(backend)
-    run(backend, c.SetCodeValidity("CPR", 12))
-    complete(backend, cpr, date(2023, 6, 1))
-    complete(backend, aid, date(2025, 3, 1))
+    lapsed_cpr(backend, cpr)
     assert path_records(backend) == []
 
     run(backend, c.SetCodeValidity("CPR", 18))
