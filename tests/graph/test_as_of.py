@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 
 from domain import commands as c
+from domain.imports import read_file
+from domain.principal import SYSTEM
+from tests.csv_support import csv_file, import_row
 from tests.graph.conftest import GraphQLClient, Server
 from tests.support import LEARNER, complete, course, register, run, value
 
@@ -48,7 +51,20 @@ def story(server: Server) -> dict[str, str]:
         backend,
         c.AddTrainingRecord(LEARNER, "CPR, old paper", date(2024, 3, 2), code="CPR2"),
     )
+    before_import = moment()
+    data = csv_file(
+        import_row(
+            name=LEARNER, title="CPR, imported", completed="2025-05-10", code="CPR2"
+        )
+    )
+    imported = backend.handle(
+        c.ImportTrainingRecords("cpr.csv", read_file(data, date(2026, 1, 1))), SYSTEM
+    )
+    assert imported.report is not None
+    (row,) = imported.report.rows
     return {
+        "before_import": before_import,
+        "imported": row.record_id,
         "before_code": before_code,
         "before_completion": before_completion,
         "completed": completed,
@@ -127,9 +143,12 @@ async def test_progress_as_of_shows_the_points_as_they_were(
         "pathProgress"
     ]
     assert before["pointsEarned"] == 0
-    # The 2024 paper record expired on 2025-03-02, before the day measured.
-    now = (await client.data(PROGRESS))["pathProgress"]
-    assert (now["pointsEarned"], now["complete"]) == (0, False)
+    # Before the import, only the 2024 paper record was held; it expired on
+    # 2025-03-02, before the day measured.
+    lapsed = (await client.data(PROGRESS, {"at": story["before_import"]}))[
+        "pathProgress"
+    ]
+    assert (lapsed["pointsEarned"], lapsed["complete"]) == (0, False)
 
 
 async def test_a_code_as_of_a_moment_has_its_name_count_and_validity_of_then(
@@ -187,3 +206,19 @@ async def test_as_of_for_everyones_records_is_refused_by_name(
         "asOf rebuilds one learner's records: name the username."
     )
     assert error["extensions"]["field"] == "username"
+
+
+async def test_an_import_is_known_from_the_moment_it_was_applied(
+    client: GraphQLClient, story: dict[str, str]
+) -> None:
+    before = {
+        n["recordId"] for n in (await records(client, story["before_import"]))["nodes"]
+    }
+    now = {n["recordId"]: n for n in (await records(client, None))["nodes"]}
+
+    assert story["imported"] not in before
+    assert now[story["imported"]]["completionDate"] == "2025-05-10"
+    assert now[story["imported"]]["title"] == "CPR, imported"
+    # The renewal counts on the path from its own completion date.
+    renewed = (await client.data(PROGRESS))["pathProgress"]
+    assert (renewed["pointsEarned"], renewed["complete"]) == (10, True)
