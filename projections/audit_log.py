@@ -5,9 +5,12 @@ time and correlation id; each of those has an index, so a filtered page reads
 only its own rows. ``subject_id`` names the record an event is about when that
 record lives inside a larger aggregate (a training record inside its learner).
 
-Each row also carries a hash over the event's content and the previous row's
-hash. Replaying the store and hashing again finds the first event that was
-changed behind the application's back: from there on, the hashes differ.
+The hash chain is kept apart, in ``audit_chain``: a hash per position over the
+event's content and the previous position's hash, written once when the event is
+first applied and never rebuilt. Replaying the store and hashing again finds the
+first event changed behind the application's back: from there on, the hashes
+differ. A rebuild from a tampered store would hash the tampered events, so that
+table is the one thing a rebuild never touches.
 """
 
 from __future__ import annotations
@@ -50,8 +53,7 @@ class AuditLog(Projection):
             actor TEXT NOT NULL,
             correlation_id TEXT NOT NULL,
             subject_id TEXT,
-            payload TEXT NOT NULL,
-            hash TEXT NOT NULL
+            payload TEXT NOT NULL
         )""",
         "CREATE INDEX audit_by_aggregate ON audit_events (aggregate_id, position)",
         "CREATE INDEX audit_by_subject ON audit_events (subject_id, position)",
@@ -63,6 +65,24 @@ class AuditLog(Projection):
 
     def handlers(self) -> Mapping[type[Event], Apply]:
         return {cls: _append for cls in event_types()}
+
+
+class AuditChain(Projection):
+    """The hash of every position, chained to the one before; never rebuilt."""
+
+    name = "audit_chain"
+    version = 1
+    rebuildable = False
+    tables = ("audit_chain",)
+    schema = (
+        """CREATE TABLE audit_chain (
+            position INTEGER PRIMARY KEY,
+            hash TEXT NOT NULL
+        )""",
+    )
+
+    def handlers(self) -> Mapping[type[Event], Apply]:
+        return {cls: _chain for cls in event_types()}
 
 
 def event_type_name(cls: type[Event]) -> str:
@@ -111,33 +131,41 @@ def _json(value: object) -> str:
 def _last_hash(db: Writer) -> str:
     if _LAST not in db.memo:
         row = db.execute(
-            "SELECT hash FROM audit_events ORDER BY position DESC LIMIT 1"
+            "SELECT hash FROM audit_chain ORDER BY position DESC LIMIT 1"
         ).fetchone()
         db.memo[_LAST] = row[0] if row else GENESIS
     return str(db.memo[_LAST])
 
 
-def _append(db: Writer, e: Event) -> None:
+def _chain(db: Writer, e: Event) -> None:
     head = envelope(db.position, e)
-    fields = payload_of(e)
-    payload = _json(fields)
-    digest = _digest(_last_hash(db), _json(head), payload)
+    digest = _digest(_last_hash(db), _json(head), _json(payload_of(e)))
     db.memo[_LAST] = digest
+    db.write("INSERT INTO audit_chain VALUES (?, ?)", (db.position, digest))
+
+
+def stored_row(position: int, e: Event) -> tuple[object, ...]:
+    """The audit_events row an event makes, column by column."""
+    head = envelope(position, e)
+    fields = payload_of(e)
     subject = fields.get("record_id")
+    return (
+        position,
+        head["aggregate_id"],
+        head["aggregate_version"],
+        head["type"],
+        head["occurred_at"],
+        head["actor"],
+        head["correlation_id"],
+        subject if isinstance(subject, str) else None,
+        _json(fields),
+    )
+
+
+def _append(db: Writer, e: Event) -> None:
     db.write(
-        "INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (
-            db.position,
-            head["aggregate_id"],
-            head["aggregate_version"],
-            head["type"],
-            head["occurred_at"],
-            head["actor"],
-            head["correlation_id"],
-            subject if isinstance(subject, str) else None,
-            payload,
-            digest,
-        ),
+        "INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?)",
+        stored_row(db.position, e),
     )
 
 
@@ -155,7 +183,6 @@ class AuditRow:
     correlation_id: str
     subject_id: str | None
     payload: str
-    hash: str
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,8 @@ class Follower:
             positions = []
             for projection in self.projections:
                 version, position = stored.get(projection.name, (None, 0))
+                if version is not None and version != projection.version:
+                    _refuse_rebuild(projection, version)
                 if version != projection.version:
                     projection.create(db)
                     position = 0
@@ -191,6 +193,15 @@ class Follower:
         rows = db.execute("SELECT name, position FROM projection_positions" + suffix)
         stored = {row["name"]: row["position"] for row in rows}
         return [stored[p.name] for p in self.projections]
+
+
+def _refuse_rebuild(projection: Projection, stored: int) -> None:
+    if not projection.rebuildable:
+        raise RuntimeError(
+            f"the {projection.name} read model is at version {stored}, this code "
+            f"has version {projection.version}, and it is never rebuilt: its rows "
+            "are the record the log is checked against. Migrate it by hand."
+        )
 
 
 def apply(

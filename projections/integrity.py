@@ -1,9 +1,10 @@
 """Tamper evidence: the stored events, hashed again, against the recorded chain.
 
-The audit log recorded each event's hash, chained to the one before, when it
-first applied the event. Reading the store again and hashing each event the same
-way finds the first event whose content differs from what was recorded: an
-event edited or removed behind the application's back breaks the chain there.
+The audit chain recorded each event's hash, chained to the one before, when it
+first applied the event, and is never rebuilt. Reading the store again and
+hashing each event the same way finds the first event whose content differs from
+what was recorded: an event edited or removed behind the application's back
+breaks the chain there.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from eventsourcing.persistence import Notification
 
 from domain.application import EventLog
 from domain.events import Event
-from projections.audit_log import GENESIS, chained, entry
+from projections.audit_log import GENESIS, chained, entry, stored_row
 from projections.database import ReadStore
 
 PAGE_SIZE = 2000
@@ -58,7 +59,11 @@ def chained_entries(log: EventLog) -> Iterator[dict[str, Any]]:
 
 
 def check(log: EventLog, store: ReadStore) -> Integrity:
-    """Hash the stored events again and compare them with the recorded chain."""
+    """Hash the stored events again and compare them with the recorded chain.
+
+    The audit log's rows, which ``events`` and ``history`` answer from, are
+    compared with the stored events too, so a row edited there is caught as well.
+    """
     previous = GENESIS
     checked = through = 0
     start = 1
@@ -67,14 +72,7 @@ def check(log: EventLog, store: ReadStore) -> Integrity:
         if not notifications:
             break
         first, last = notifications[0].id, notifications[-1].id
-        with store.reading() as db:
-            recorded = dict(
-                db.execute(
-                    "SELECT position, hash FROM audit_events "
-                    "WHERE position BETWEEN ? AND ?",
-                    (first, last),
-                ).fetchall()
-            )
+        recorded, rows = _recorded(store, first, last)
         for notification in notifications:
             hash_ = recorded.get(notification.id)
             if hash_ is None:
@@ -99,11 +97,39 @@ def check(log: EventLog, store: ReadStore) -> Integrity:
                     "the stored event, or one before it, differs from what was "
                     "recorded",
                 )
+            if rows.get(notification.id) != stored_row(notification.id, event):
+                return Integrity(
+                    checked,
+                    through,
+                    notification.id,
+                    "the audit log's row differs from the stored event",
+                )
             previous = hash_
             checked += 1
             through = notification.id
         start = last + 1
     return _missing(store, checked, through, None)
+
+
+def _recorded(
+    store: ReadStore, first: int, last: int
+) -> tuple[dict[int, str], dict[int, tuple[object, ...]]]:
+    with store.reading() as db:
+        chain = {
+            int(row[0]): str(row[1])
+            for row in db.execute(
+                "SELECT position, hash FROM audit_chain WHERE position BETWEEN ? AND ?",
+                (first, last),
+            )
+        }
+        rows = {
+            int(row[0]): tuple(row)
+            for row in db.execute(
+                "SELECT * FROM audit_events WHERE position BETWEEN ? AND ?",
+                (first, last),
+            )
+        }
+    return chain, rows
 
 
 def _event(log: EventLog, notification: Notification) -> Event:
@@ -121,7 +147,7 @@ def _missing(
         condition = "position > ?" + ("" if stop is None else " AND position < ?")
         params = (through,) if stop is None else (through, stop)
         row = db.execute(
-            f"SELECT MIN(position) FROM audit_events WHERE {condition}", params
+            f"SELECT MIN(position) FROM audit_chain WHERE {condition}", params
         ).fetchone()
     if row is not None and row[0] is not None:
         return Integrity(

@@ -24,6 +24,8 @@ class Projection:
     schema: ClassVar[Sequence[str]]
     retired_tables: ClassVar[Sequence[str]] = ()
     """Tables an earlier version had and this one dropped."""
+    rebuildable: ClassVar[bool] = True
+    """False for a record that must outlive the log's later contents."""
 
     def handlers(self) -> Mapping[type[Event], Apply]:
         """Which events change this read model, and how."""

@@ -65,6 +65,9 @@ def rebuild(
     progress: Progress | None = None,
 ) -> Rebuilt:
     """Build ``projections`` anew from the log, then switch the live tables over."""
+    fixed = [p.name for p in projections if not p.rebuildable]
+    if fixed:
+        raise ValueError(f"{fixed[0]} is never rebuilt")
     scratch = scratch_store(live)
     try:
         started = time.perf_counter()

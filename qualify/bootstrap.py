@@ -12,7 +12,7 @@ from domain.application import EventLog, Outcome, Qualify
 from domain.commands import Command
 from domain.principal import Principal, Role
 from projections.access import AccessModel, principal_for
-from projections.audit_log import AuditLog
+from projections.audit_log import AuditChain, AuditLog
 from projections.code_usage import CodeUsage
 from projections.course_activity import CourseActivity
 from projections.database import ReadStore, SQLiteStore
@@ -40,6 +40,7 @@ def all_projections() -> list[Projection]:
         PathProgress(),
         AccessModel(),
         AuditLog(),
+        AuditChain(),
     ]
 
 

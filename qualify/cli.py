@@ -56,7 +56,7 @@ EXAMPLE_QUERY = "{ codes(first: 10) { totalCount nodes { code description inUse 
 USAGE_ERROR = 2
 _ROLE_NAMES = ", ".join(role.value for role in Role)
 _DEFAULT_HOURS = DEFAULT_LIFETIME / timedelta(hours=1)
-_PROJECTION_NAMES = [projection.name for projection in all_projections()]
+_PROJECTION_NAMES = [p.name for p in all_projections() if p.rebuildable]
 
 Run = Callable[[argparse.Namespace], int]
 # A string, since argparse's class is generic only to type checkers.
@@ -315,6 +315,15 @@ def _projections_run(args: argparse.Namespace) -> int:
 
 
 def _projections_rebuild(args: argparse.Namespace) -> int:
+    fixed = sorted(
+        p.name for p in all_projections() if not p.rebuildable and p.name in args.names
+    )
+    if fixed:
+        _fail(
+            f"{fixed[0]} is never rebuilt: its hashes are the record the log is "
+            "checked against."
+        )
+        return USAGE_ERROR
     unknown = sorted(set(args.names) - set(_PROJECTION_NAMES))
     if unknown:
         _fail(
@@ -322,7 +331,11 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
             f"{', '.join(_PROJECTION_NAMES)}."
         )
         return USAGE_ERROR
-    chosen = [p for p in all_projections() if not args.names or p.name in args.names]
+    chosen = [
+        p
+        for p in all_projections()
+        if p.rebuildable and (not args.names or p.name in args.names)
+    ]
 
     backend = build(Settings.from_environment())
     try:

@@ -110,7 +110,11 @@ def run(scale: Scale) -> list[Row]:
             head = backend.log.recorder.max_notification_id() or 0
             raw = notification_read_rate(backend.log, BATCH_SIZE, head)
             progress(f"rebuild: raw read+decode {raw['rate']:,.0f} events/s")
-            done = rebuild(backend.log, backend.store, all_projections())
+            done = rebuild(
+                backend.log,
+                backend.store,
+                [p for p in all_projections() if p.rebuildable],
+            )
             progress(
                 f"rebuild: {done.events:,} events in {done.seconds:.1f} s = "
                 f"{done.rate:,.0f} events/s, {done.rows:,} rows switched in"

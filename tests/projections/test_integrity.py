@@ -15,7 +15,9 @@ import pytest
 
 from domain import commands as c
 from projections.integrity import chained_entries, check
-from qualify.bootstrap import Backend
+from projections.rebuild import rebuild
+from projections.verification import verify
+from qualify.bootstrap import Backend, all_projections
 from qualify.config import PostgresLocation, SQLiteLocation, store_location
 from tests.support import OTHER_LEARNER, busy_scenario, run
 
@@ -136,7 +138,7 @@ def test_an_export_hashes_each_event_onto_the_one_before(
     )
     with durable_backend.store.reading() as db:
         recorded = db.execute(
-            "SELECT hash FROM audit_events WHERE position = ?", (position,)
+            "SELECT hash FROM audit_chain WHERE position = ?", (position,)
         ).fetchone()[0]
     assert items[position - 1]["hash"] == recorded
     assert set(items[0]) == {
@@ -150,3 +152,39 @@ def test_an_export_hashes_each_event_onto_the_one_before(
         "payload",
         "hash",
     }
+
+
+def test_a_rebuild_after_tampering_does_not_hide_it(durable_backend: Backend) -> None:
+    backend = durable_backend
+    busy_scenario(backend)
+    target = _position_of(backend, "Tips, again")
+    table = backend.log.recorder.events_table_name  # type: ignore[attr-defined]
+    forged = _read_state(backend, table, target).replace(b"Tips, again", b"Forged")
+    _sql(backend)(
+        f"UPDATE {table} SET state = %s WHERE {_id_column(backend)} = %s",
+        (forged, target),
+    )
+
+    rebuild(backend.log, backend.store, [p for p in all_projections() if p.rebuildable])
+
+    found = check(backend.log, backend.store)
+    assert found.broken_at == target
+    # Replaying the chain from the tampered store no longer matches the record.
+    verdict = verify(backend.log, backend.store, all_projections())
+    assert {d.table for d in verdict.differences} == {"audit_chain"}
+
+
+def test_an_audit_row_edited_behind_the_application_is_caught(
+    durable_backend: Backend,
+) -> None:
+    backend = durable_backend
+    busy_scenario(backend)
+    target = _position_of(backend, "Tips, again")
+    with backend.store.writing() as db:
+        db.execute(
+            "UPDATE audit_events SET actor = ? WHERE position = ?", ("mallory", target)
+        )
+
+    found = check(backend.log, backend.store)
+    assert found.broken_at == target
+    assert found.reason == "the audit log's row differs from the stored event"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from domain import commands as c
 from projections.code_usage import CodeUsage
 from projections.rebuild import rebuild
 from projections.verification import verify
 from qualify.bootstrap import Backend, all_projections
 from tests.support import busy_scenario, live_code, run
+
+REBUILDABLE = [p for p in all_projections() if p.rebuildable]
 
 
 def _description(backend: Backend, code: str) -> str:
@@ -65,7 +69,7 @@ def test_events_stored_while_building_are_in_the_switched_tables(
             run(backend, c.CreateCode("AED", "Defibrillator"))
             created.append("AED")
 
-    done = rebuild(backend.log, backend.store, all_projections(), during)
+    done = rebuild(backend.log, backend.store, REBUILDABLE, during)
 
     assert created == ["AED"]
     assert _description(backend, "AED") == "Defibrillator"
@@ -75,8 +79,17 @@ def test_events_stored_while_building_are_in_the_switched_tables(
 
 def test_a_rebuild_reports_events_and_rate(durable_backend: Backend) -> None:
     busy_scenario(durable_backend)
-    done = rebuild(durable_backend.log, durable_backend.store, all_projections())
+    done = rebuild(durable_backend.log, durable_backend.store, REBUILDABLE)
 
     assert done.events > 50
     assert done.rate > 0
-    assert done.names == tuple(p.name for p in all_projections())
+    assert done.names == tuple(p.name for p in REBUILDABLE)
+
+
+def test_the_audit_chain_is_never_rebuilt(durable_backend: Backend) -> None:
+    busy_scenario(durable_backend)
+    chain = [p for p in all_projections() if not p.rebuildable]
+
+    assert [p.name for p in chain] == ["audit_chain"]
+    with pytest.raises(ValueError, match="audit_chain is never rebuilt"):
+        rebuild(durable_backend.log, durable_backend.store, chain)
