@@ -249,8 +249,17 @@ def _instant(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat()
 
 
+# The largest position either store can hold.
+_LAST_POSITION = 2**63 - 1
+
+
 def _position(text: str) -> int:
-    if not text.isascii() or not text.isdigit():
+    if (
+        not text.isascii()
+        or not text.isdigit()
+        or len(text) > 19
+        or int(text) > _LAST_POSITION
+    ):
         raise InvalidReference(
             "The cursor is damaged or belongs to another list; use one this list "
             "returned.",

@@ -101,9 +101,15 @@ def _switch(
     follower.catch_up()
     copied = 0
     with live.writing() as db:
+        if live.dialect == "postgres":
+            # Positions first, in the order workers lock them, so the switch and a
+            # worker's batch wait for each other instead of deadlocking.
+            db.execute("SELECT name FROM projection_positions FOR UPDATE")
         for projection in projections:
-            projection.create(db)
+            # Rows, not tables: a reader's snapshot keeps seeing the old rows
+            # until this commits, and takes no lock that could deadlock with it.
             for table in projection.tables:
+                db.execute(f"DELETE FROM {table}")
                 copied += _copy(scratch, db, table)
         for projection in projections:
             db.execute(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import date
 from typing import Any
 
@@ -278,3 +280,21 @@ async def test_an_old_name_answers_with_where_the_code_went(
         "code": {"code": "CPR", "description": "A new code with the old name"}
     }
     assert (await client.data('{ code(code: "NEVER") { code } }')) == {"code": None}
+
+
+@pytest.mark.parametrize(
+    "position", ["9223372036854775808", "99999999999999999999999", "-1", "1.5"]
+)
+async def test_an_event_cursor_past_any_position_is_bad_user_input(
+    client: GraphQLClient, position: str
+) -> None:
+    cursor = base64.urlsafe_b64encode(json.dumps(["event", position]).encode())
+    body = (
+        await client.post(
+            "query($after: String) { events(after: $after) { totalCount } }",
+            {"after": cursor.decode().rstrip("=")},
+        )
+    ).json()
+
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
