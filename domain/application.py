@@ -1213,9 +1213,11 @@ _EDIT_RIGHTS = frozenset(
 
 
 def _require_self_or_edit(by: Principal, username: str) -> None:
-    # Anyone may join a path or enrol for themselves; for others, editing rights.
+    # Learners join paths and enrol for themselves; for others, editing rights.
     if username != by.username:
         by.require_edit(username)
+    else:
+        by.require(Right.LEARN)
 
 
 def _check_completion_date(value: date) -> date:

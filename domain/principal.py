@@ -40,6 +40,8 @@ class Right(StrEnum):
     EDIT_ALL_RECORDS = "add, edit and delete everyone's training records"
     VIEW_REPORTS = "view reports"
     READ_AUDIT_HISTORY = "read the audit history"
+    LEARN = "join paths and enrol"
+    """For oneself; auditors and analysts only read."""
 
 
 ROLE_RIGHTS: dict[Role, frozenset[Right]] = {
@@ -51,9 +53,10 @@ ROLE_RIGHTS: dict[Role, frozenset[Right]] = {
             Right.VIEW_SUBORDINATE_RECORDS,
             Right.EDIT_SUBORDINATE_RECORDS,
             Right.VIEW_REPORTS,
+            Right.LEARN,
         }
     ),
-    Role.LEARNER: frozenset({Right.VIEW_OWN_RECORDS}),
+    Role.LEARNER: frozenset({Right.VIEW_OWN_RECORDS, Right.LEARN}),
     Role.AUDITOR: frozenset(
         {Right.VIEW_ALL_RECORDS, Right.VIEW_REPORTS, Right.READ_AUDIT_HISTORY}
     ),

@@ -154,7 +154,8 @@ def code_as_of(db: Db, name: str, moment: datetime) -> QualificationCode | None:
     if row is None:
         return None
     with replayed(events_through(db, through, [row.code_id])) as scratch:
-        return read_code(scratch, name)
+        found = read_code(scratch, name)
+    return replace(found, through=through) if found else None
 
 
 def read_permissions(
@@ -264,10 +265,10 @@ class Query:
         def query(db: Db) -> LearningPath | None:
             if as_of is None:
                 return read_path(db, name)
-            events = as_of_events(db, as_of)
-            with replayed(events) as scratch:
+            through = position_at(db, as_of)
+            with replayed(events_through(db, through)) as scratch:
                 found = read_path(scratch, name)
-            return replace(found, as_of=as_of) if found else None
+            return replace(found, as_of=as_of, through=through) if found else None
 
         found = await info.context.read(query)
         return found if _visible(info, found) else None
@@ -320,17 +321,19 @@ class Query:
                 field="username",
             )
 
-        def page_of(db: Db) -> Connection[TrainingRecord]:
+        def page_of(db: Db, through: int | None) -> Connection[TrainingRecord]:
             learner_key, code_id = record_keys(db, whose.username, name)
             page = records.record_page(db, learner_key, code_id, first, after, among)
-            return connection(page, [TrainingRecord.of(r) for r in page.items])
+            nodes = [replace(TrainingRecord.of(r), through=through) for r in page.items]
+            return connection(page, nodes)
 
         def query(db: Db) -> Connection[TrainingRecord]:
             if as_of is None or whose.username is None:
-                return page_of(db)
-            events = as_of_events(db, as_of, [str(learner_id(whose.username))])
+                return page_of(db, None)
+            through = position_at(db, as_of)
+            events = events_through(db, through, [str(learner_id(whose.username))])
             with replayed(events) as scratch:
-                return page_of(scratch)
+                return page_of(scratch, through)
 
         return await info.context.read(query)
 

@@ -186,6 +186,8 @@ class QualificationCode:
     )
     changes: strawberry.Private[list[ValidityChangeRow]]
     code_id: strawberry.Private[str]
+    through: strawberry.Private[int | None] = None
+    """Set on an answer as of a moment: the last position its history shows."""
 
     @strawberry.field(
         description="The code's events, oldest first: every name it has had, its "
@@ -196,7 +198,8 @@ class QualificationCode:
     ) -> Connection[AuditEvent]:
         info.context.principal.require(Right.READ_AUDIT_HISTORY)
         ids = [self.code_id, str(validity_id(UUID(self.code_id)))]
-        return await history(info, EventFilter(aggregate_ids=ids), first, after)
+        only = EventFilter(aggregate_ids=ids, through=self.through)
+        return await history(info, only, first, after)
 
     @strawberry.field(description="Whether anything still uses it (delete refused).")
     def in_use(self) -> bool:
@@ -336,6 +339,8 @@ class TrainingRecord:
     expires_on: date | None = strawberry.field(
         description="The first day it is no longer valid; null: it never expires."
     )
+    through: strawberry.Private[int | None] = None
+    """Set on an answer as of a moment: the last position its history shows."""
 
     @strawberry.field(
         description="The record's events, oldest first: added, corrected, deleted. "
@@ -345,7 +350,7 @@ class TrainingRecord:
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[AuditEvent]:
         info.context.principal.require_view(self.username)
-        only = EventFilter(subject_id=str(self.record_id))
+        only = EventFilter(subject_id=str(self.record_id), through=self.through)
         return await history(info, only, first, after)
 
     @strawberry.field(
@@ -496,6 +501,8 @@ class LearningPath:
     names: strawberry.Private[dict[str, str]]
     as_of: strawberry.Private[datetime | None] = None
     """Set when the path was rebuilt as of a moment."""
+    through: strawberry.Private[int | None] = None
+    """With ``as_of``, the last position its history shows."""
 
     @strawberry.field(
         description="The path's events, oldest first: created, steps and rules set; "
@@ -505,7 +512,7 @@ class LearningPath:
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[AuditEvent]:
         info.context.principal.require(Right.READ_AUDIT_HISTORY)
-        only = EventFilter(aggregate_ids=[str(self.id)])
+        only = EventFilter(aggregate_ids=[str(self.id)], through=self.through)
         return await history(info, only, first, after)
 
     @strawberry.field(

@@ -196,6 +196,8 @@ class EventFilter:
     correlation_id: str | None = None
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
+    through: int | None = None
+    """The last position to list: the moment an answer as of then stands at."""
 
 
 def event_page(
@@ -211,6 +213,7 @@ def event_page(
         ("correlation_id = ?", only.correlation_id),
         ("occurred_at >= ?", _instant(only.occurred_from)),
         ("occurred_at < ?", _instant(only.occurred_to)),
+        ("position <= ?", only.through),
     ):
         if value is not None:
             where.append(clause)

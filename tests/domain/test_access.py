@@ -40,7 +40,10 @@ def resolved(backend: Backend, username: str, token_role: Role) -> Principal:
 def test_an_assigned_role_replaces_the_tokens_and_grants_add_single_rights(
     backend: Backend,
 ) -> None:
-    assert resolved(backend, "nina", Role.LEARNER).rights == {Right.VIEW_OWN_RECORDS}
+    assert resolved(backend, "nina", Role.LEARNER).rights == {
+        Right.VIEW_OWN_RECORDS,
+        Right.LEARN,
+    }
 
     run(backend, c.AssignRole("Nina", Role.AUDITOR), ADMIN)
     run(backend, c.GrantRight("nina", Right.MANAGE_CODES), ADMIN)

@@ -222,3 +222,30 @@ async def test_an_import_is_known_from_the_moment_it_was_applied(
     # The renewal counts on the path from its own completion date.
     renewed = (await client.data(PROGRESS))["pathProgress"]
     assert (renewed["pointsEarned"], renewed["complete"]) == (10, True)
+
+
+async def test_history_under_an_as_of_answer_ends_at_that_moment(
+    client: GraphQLClient, story: dict[str, str]
+) -> None:
+    data = await client.data(
+        'query($at: DateTime) { trainingRecords(username: "alice", asOf: $at) { '
+        "nodes { recordId history { nodes { type } } } } "
+        'code(code: "CPR", asOf: $at) { history(first: 100) { nodes { type } } } '
+        'learningPath(code: "SAFETY", asOf: $at) { history { nodes { type } } } }',
+        {"at": story["completed"]},
+    )
+
+    (record,) = [
+        n for n in data["trainingRecords"]["nodes"] if n["recordId"] == story["record"]
+    ]
+    assert [n["type"] for n in record["history"]["nodes"]] == [
+        "ContentCompleted",
+        "TrainingRecordAdded",
+    ]
+    code_types = {n["type"] for n in data["code"]["history"]["nodes"]}
+    assert "CodeRenamed" not in code_types
+    assert "CodeValiditySet" not in code_types
+    assert [n["type"] for n in data["learningPath"]["history"]["nodes"]] == [
+        "PathCreated",
+        "PathStepsSet",
+    ]

@@ -255,7 +255,8 @@ OPERATIONS = [
         "join for oneself",
         'mutation {{ joinPath(input: {{pathCode: "CLABEG"}}) {{ userErrors '
         "{{ code }} }} }}",
-        EVERYONE,
+        # Auditors and analysts read; they join and enrol for nobody.
+        frozenset({Role.ADMIN, Role.MANAGER, Role.LEARNER}),
     ),
     Operation(
         "join alice",
