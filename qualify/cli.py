@@ -466,20 +466,42 @@ def _events_verify(args: argparse.Namespace) -> int:
 
 
 def _compare_export(log: EventLog, lines: list[str]) -> str | None:
-    """The first way the export differs from the store, or None."""
+    """The first way the export differs from the store, or None.
+
+    The first line may start anywhere (an export made with --since); from there
+    on each line must be the store's next event, so a line left out, repeated or
+    moved is caught where it happens.
+    """
+    if not lines:
+        return "the file holds no events"
     stored = iter(chained_entries(log))
+    previous: int | None = None
     for number, line in enumerate(lines, start=1):
         try:
             item = json.loads(line)
             position = int(item["position"])
         except (ValueError, TypeError, KeyError):
             return f"line {number} is not an exported event"
-        found = next((s for s in stored if s["position"] >= position), None)
-        if found is None or found["position"] != position:
-            return f"line {number}: the store holds no event at position {position}"
+        if previous is None:
+            found = next((s for s in stored if s["position"] >= position), None)
+            if found is None or found["position"] != position:
+                return f"line {number}: the store holds no event at position {position}"
+        else:
+            found = next(stored, None)
+            if found is None:
+                return (
+                    f"line {number}: the store holds no event after position {previous}"
+                )
+            if found["position"] != position:
+                return (
+                    f"line {number}: position {position} follows position "
+                    f"{previous}, but the store's next event is at "
+                    f"{found['position']}"
+                )
         for field in sorted(set(item) | set(found)):
             if item.get(field) != found.get(field):
                 return f"line {number} (position {position}): {field} differs"
+        previous = position
     return None
 
 

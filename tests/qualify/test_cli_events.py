@@ -158,3 +158,46 @@ def test_projections_rebuild_refuses_an_unknown_read_model(
         "code_usage, learners, course_activity, training_records, path_progress, "
         "access, audit_log.\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda lines: lines[:20] + lines[21:],
+            "line 21: position 22 follows position 20, but the store's next event "
+            "is at 21",
+        ),
+        (
+            lambda lines: [*lines[:20], lines[19], *lines[20:]],
+            "line 21: position 20 follows position 20, but the store's next event "
+            "is at 21",
+        ),
+        (
+            lambda lines: [*lines[:10], lines[11], lines[10], *lines[12:]],
+            "line 11: position 12 follows position 10, but the store's next event "
+            "is at 11",
+        ),
+        (lambda lines: [], "the file holds no events"),
+    ],
+    ids=["line left out", "line repeated", "lines swapped", "empty"],
+)
+def test_an_export_with_lines_left_out_or_moved_is_caught_where_it_happens(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, last: int, edit, message: str
+) -> None:
+    lines = [json.dumps(item) for item in export(capsys)]
+    path = tmp_path / "log.ndjson"
+    path.write_text("".join(line + "\n" for line in edit(lines)))
+
+    assert main(["events", "verify", str(path)]) == 1
+    assert capsys.readouterr().err == f"log.ndjson: {message}\n"
+
+
+def test_a_slice_from_the_middle_verifies(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, last: int
+) -> None:
+    lines = [json.dumps(item) for item in export(capsys)]
+    path = tmp_path / "slice.ndjson"
+    path.write_text("".join(line + "\n" for line in lines[30:60]))
+
+    assert main(["events", "verify", str(path)]) == 0
