@@ -42,6 +42,9 @@ SCHEMA = (
 )
 
 _MEMO = "validity"
+# The certificates' statements touch only their own tables, so a run of them is
+# sent whole even when the records' statements come in between.
+LANE = "certificates"
 _NEWER = (
     "INSERT INTO certificates VALUES (?,?,?,?,?) "
     "ON CONFLICT (learner_id, code_id) DO UPDATE SET "
@@ -71,7 +74,9 @@ def record_added(
 ) -> None:
     """A new record becomes the certificate when it is the newest of its code."""
     expires = _expires(validity_months(db, code_id), completion_date)
-    db.write(_NEWER, (learner_id, code_id, record_id, completion_date, expires))
+    db.write(
+        _NEWER, (learner_id, code_id, record_id, completion_date, expires), lane=LANE
+    )
 
 
 def refresh(db: Writer, learner_id: str, code_id: str) -> None:
@@ -86,6 +91,7 @@ def refresh(db: Writer, learner_id: str, code_id: str) -> None:
         db.write(
             "DELETE FROM certificates WHERE learner_id = ? AND code_id = ?",
             (learner_id, code_id),
+            lane=LANE,
         )
         return
     expires = _expires(validity_months(db, code_id), newest["completion_date"])
@@ -95,18 +101,20 @@ def refresh(db: Writer, learner_id: str, code_id: str) -> None:
         "record_id = excluded.record_id, completion_date = excluded.completion_date, "
         "expires_on = excluded.expires_on",
         (learner_id, code_id, newest["record_id"], newest["completion_date"], expires),
+        lane=LANE,
     )
 
 
 def validity_set(db: Writer, e: CodeValiditySet) -> None:
     """Store the new period and move every certificate of the code to it."""
     if e.new_months is None:
-        db.write("DELETE FROM code_validity WHERE code_id = ?", (e.code_id,))
+        db.write("DELETE FROM code_validity WHERE code_id = ?", (e.code_id,), lane=LANE)
     else:
         db.write(
             "INSERT INTO code_validity VALUES (?, ?) "
             "ON CONFLICT (code_id) DO UPDATE SET months = excluded.months",
             (e.code_id, e.new_months),
+            lane=LANE,
         )
     validity_months(db, e.code_id)
     db.memo[_MEMO][e.code_id] = e.new_months

@@ -47,10 +47,14 @@ class Writer(Db, Protocol):
     """What a projection writes through: statements whose results it never reads.
 
     ``write`` may hold a statement back and send it with the next ones of the
-    same text as one ``executemany``; the order of statements is kept.
+    same text as one ``executemany``; the order of statements is kept within each
+    ``lane``. Statements in different lanes must touch different tables, so that
+    a run in one lane need not be cut short by a statement in another.
     """
 
-    def write(self, sql: str, params: Sequence[Any] = (), /) -> None: ...
+    def write(
+        self, sql: str, params: Sequence[Any] = (), /, lane: str = ""
+    ) -> None: ...
 
     @property
     def memo(self) -> dict[str, Any]:
@@ -84,8 +88,8 @@ class BufferedWriter:
 
     def __init__(self, db: Db) -> None:
         self._db = db
-        self._sql: str | None = None
-        self._rows: list[Sequence[Any]] = []
+        # Per lane: the statement held back and the rows it is to run with.
+        self._held: dict[str, tuple[str, list[Sequence[Any]]]] = {}
         self._memo: dict[str, Any] = {}
         self.position = 0
 
@@ -93,11 +97,12 @@ class BufferedWriter:
     def memo(self) -> dict[str, Any]:
         return self._memo
 
-    def write(self, sql: str, params: Sequence[Any] = (), /) -> None:
-        if sql != self._sql:
-            self.flush()
-            self._sql = sql
-        self._rows.append(params)
+    def write(self, sql: str, params: Sequence[Any] = (), /, lane: str = "") -> None:
+        held = self._held.get(lane)
+        if held is None or held[0] != sql:
+            self._send(lane)
+            held = self._held[lane] = (sql, [])
+        held[1].append(params)
 
     def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor:
         self.flush()
@@ -108,14 +113,19 @@ class BufferedWriter:
         return self._db.executemany(sql, params)
 
     def flush(self) -> None:
-        """Send what is held back."""
-        if self._sql is not None and self._rows:
-            if len(self._rows) == 1:
-                self._db.execute(self._sql, self._rows[0])
-            else:
-                self._db.executemany(self._sql, self._rows)
-        self._sql = None
-        self._rows = []
+        """Send what is held back, in every lane."""
+        for lane in list(self._held):
+            self._send(lane)
+
+    def _send(self, lane: str) -> None:
+        held = self._held.pop(lane, None)
+        if held is None or not held[1]:
+            return
+        sql, rows = held
+        if len(rows) == 1:
+            self._db.execute(sql, rows[0])
+        else:
+            self._db.executemany(sql, rows)
 
 
 class ReadStore(Protocol):
