@@ -49,6 +49,39 @@ _STARTED = time.monotonic()
 
 
 @dataclass(frozen=True)
+class ReadScale:
+    """The read path's store and load (``scenarios/read_path.py``)."""
+
+    learners: int
+    records: int
+    early_records: int
+    """The store's size when the dashboard is first measured, for the growth ratio."""
+    codes: int
+    courses: int
+    paths: int
+    participants: int
+    """Learners on the first path, whose participants are paged through."""
+    probes: int
+    """Learners whose dashboards are asked for: each has joined three paths."""
+    seconds: float
+    warmup: float
+
+
+SMALL_READ = ReadScale(
+    learners=5_000,
+    records=50_000,
+    early_records=5_000,
+    codes=200,
+    courses=100,
+    paths=50,
+    participants=1_000,
+    probes=50,
+    seconds=4,
+    warmup=1,
+)
+
+
+@dataclass(frozen=True)
 class Scale:
     """How much work each scenario does; ``small`` is the two-minute check."""
 
@@ -64,6 +97,7 @@ class Scale:
     rebuild_events: int = 50_000
     writer_processes: int = 2
     concurrency: int = 32
+    read: ReadScale = SMALL_READ
 
 
 SCALES = {
@@ -89,6 +123,18 @@ SCALES = {
         export_records=1_000_000,
         export_learners=10_000,
         rebuild_events=1_000_000,
+        read=ReadScale(
+            learners=100_000,
+            records=1_000_000,
+            early_records=10_000,
+            codes=2_000,
+            courses=1_000,
+            paths=500,
+            participants=10_000,
+            probes=200,
+            seconds=20,
+            warmup=3,
+        ),
     ),
 }
 
@@ -212,10 +258,19 @@ def product_process(
     name: str, args: Sequence[str], database_url: str, logs: Path
 ) -> Iterator[Process]:
     """Run ``qualify ARGS`` until the block ends, then stop it (SIGTERM, then kill)."""
+    with subprocess_of(name, [_qualify_command(), *args], database_url, logs) as found:
+        yield found
+
+
+@contextmanager
+def subprocess_of(
+    name: str, argv: Sequence[str], database_url: str, logs: Path
+) -> Iterator[Process]:
+    """Run ``argv`` with the product's environment until the block ends."""
     log = logs / f"{name}.log"
     with log.open("wb") as out:
         popen = subprocess.Popen(
-            [_qualify_command(), *args],
+            list(argv),
             cwd=ROOT,
             env=product_env(database_url),
             stdin=subprocess.DEVNULL,
@@ -250,6 +305,31 @@ def server(database_url: str, logs: Path) -> Iterator[Process]:
         base = f"http://{LOOPBACK}:{port}"
         process.extra["base"] = base
         process.extra["url"] = f"{base}/graphql"
+        _wait_healthy(process, f"{base}/health")
+        yield process
+
+
+@contextmanager
+def baseline_server(database_url: str, logs: Path) -> Iterator[Process]:
+    """``bench.baseline_api`` under uvicorn on a free loopback port, up and healthy."""
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "bench.baseline_api:app_from_env",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    with subprocess_of("baseline", argv, database_url, logs) as process:
+        base = f"http://{LOOPBACK}:{port}"
+        process.extra["base"] = base
         _wait_healthy(process, f"{base}/health")
         yield process
 

@@ -1,8 +1,11 @@
 """The load generator: N concurrent clients over real HTTP, in a process of its own.
 
 Reads request bodies (one JSON object a line) and POSTs them to ``--url`` from
-``--concurrency`` asyncio workers sharing one httpx client. Each body is sent once,
-in order, unless ``--cycle`` repeats the file. Requests started during
+``--concurrency`` asyncio workers, each over its own keep-alive HTTP/1.1
+connection. The client is a few lines over asyncio's streams rather than a
+library: it shares the machine's cores with the server it measures, and a
+general-purpose client spent more CPU per request than the server did. Each body
+is sent once, in order, unless ``--cycle`` repeats the file. Requests started during
 ``--warmup`` are not counted; after it, requests are started for ``--duration``
 seconds or until ``--max-requests`` have been sent. A request succeeds when the
 answer is 200 with JSON holding no ``errors`` and no non-empty ``userErrors``.
@@ -19,17 +22,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import resource
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from bench.stats import summary_ms
 
@@ -110,8 +113,77 @@ def _next_body(plan: Plan, tally: Tally) -> bytes | None:
     return plan.bodies[index]
 
 
+Connect = Callable[[Plan], Awaitable["Connection"]]
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection to the plan's URL."""
+
+    def __init__(self, plan: Plan) -> None:
+        parts = urlsplit(plan.url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 80
+        head = [
+            f"POST {parts.path or '/'}{'?' + parts.query if parts.query else ''} "
+            "HTTP/1.1",
+            f"Host: {parts.netloc}",
+            "Content-Type: application/json",
+            *(f"{name}: {value}" for name, value in plan.headers.items()),
+        ]
+        self.head = ("\r\n".join(head) + "\r\n").encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def send(self, body: bytes) -> tuple[int, bytes]:
+        """The status and content of the answer to ``body``; reconnects if closed."""
+        if self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(
+                self.host, self.port
+            )
+        assert self.reader is not None
+        self.writer.write(self.head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        status = int(status_line.split(" ", 2)[1])
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            content = await self._chunks()
+        else:
+            content = await self.reader.readexactly(
+                int(headers.get("content-length", "0"))
+            )
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return status, content
+
+    async def _chunks(self) -> bytes:
+        assert self.reader is not None
+        pieces: list[bytes] = []
+        while True:
+            size = int((await self.reader.readline()).split(b";")[0], 16)
+            piece = await self.reader.readexactly(size + 2)
+            if size == 0:
+                return b"".join(pieces)
+            pieces.append(piece[:-2])
+
+    async def close(self) -> None:
+        """Close the connection; the next ``send`` opens a new one."""
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+async def _connect(plan: Plan) -> Connection:
+    return Connection(plan)
+
+
 async def _worker(
-    client: httpx.AsyncClient, plan: Plan, tally: Tally, measure_from: float
+    connection: Connection, plan: Plan, tally: Tally, measure_from: float
 ) -> None:
     measure_until = measure_from + plan.duration
     while True:
@@ -127,10 +199,19 @@ async def _worker(
         if body is None:
             return
         try:
-            response = await client.post(plan.url, content=body)
-            problem = failure(response.status_code, response.content)
-        except httpx.HTTPError as error:
+            status, content = await asyncio.wait_for(
+                connection.send(body), REQUEST_TIMEOUT_SECONDS
+            )
+            problem = failure(status, content)
+        except (
+            OSError,
+            ValueError,
+            asyncio.IncompleteReadError,
+            TimeoutError,
+        ) as error:
             problem = f"{type(error).__name__}: {error}"
+            # Whatever was half read is lost: the next request starts afresh.
+            await connection.close()
         finished = time.perf_counter()
         if not measured:
             tally.warmup_requests += 1
@@ -143,29 +224,22 @@ async def _worker(
             tally.failures[problem] += 1
 
 
-async def run(
-    plan: Plan, transport: httpx.AsyncBaseTransport | None = None
-) -> dict[str, Any]:
-    """Send the plan's load (through ``transport``, for tests) and summarise it."""
-    limits = httpx.Limits(
-        max_connections=plan.concurrency, max_keepalive_connections=plan.concurrency
-    )
-    headers = {"Content-Type": "application/json", **plan.headers}
+async def run(plan: Plan, connect: Connect = _connect) -> dict[str, Any]:
+    """Send the plan's load (over ``connect``'s connections, for tests) and sum up."""
     tally = Tally()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-    async with httpx.AsyncClient(
-        headers=headers,
-        limits=limits,
-        timeout=REQUEST_TIMEOUT_SECONDS,
-        transport=transport,
-    ) as client:
+    connections = [await connect(plan) for _ in range(plan.concurrency)]
+    try:
         measure_from = time.perf_counter() + plan.warmup
         await asyncio.gather(
             *(
-                _worker(client, plan, tally, measure_from)
-                for _ in range(plan.concurrency)
+                _worker(connection, plan, tally, measure_from)
+                for connection in connections
             )
         )
+    finally:
+        for connection in connections:
+            await connection.close()
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
 
     ok = len(tally.latencies)

@@ -18,6 +18,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "started": started.isoformat(),
         "seconds": round(took, 1),
-        "scale": scale.__dict__,
+        "scale": asdict(scale),
         "machine": _machine(),
         "failed": failed,
         "table": table.splitlines(),

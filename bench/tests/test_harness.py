@@ -5,12 +5,12 @@ Run with ``.venv/bin/pytest bench/tests``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from datetime import date
 from pathlib import Path
-
-import httpx
+from typing import Any
 
 from bench import load
 from bench.data import (
@@ -100,14 +100,27 @@ def test_failures_are_told_apart() -> None:
     assert load.failure(200, b"<html>") == "the answer is not JSON"
 
 
+class _Answers:
+    """A connection that answers from a table instead of a server."""
+
+    def __init__(self, seen: list[bytes]) -> None:
+        self.seen = seen
+
+    async def send(self, body: bytes) -> tuple[int, bytes]:
+        self.seen.append(body)
+        if body == b'{"n": 3}':
+            return 200, json.dumps({"errors": [{"message": "no"}]}).encode()
+        return 200, json.dumps({"data": {"ok": True}}).encode()
+
+    async def close(self) -> None:
+        pass
+
+
 async def test_load_counts_every_body_once_without_cycle() -> None:
     seen: list[bytes] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request.content)
-        if request.content == b'{"n": 3}':
-            return httpx.Response(200, json={"errors": [{"message": "no"}]})
-        return httpx.Response(200, json={"data": {"ok": True}})
+    async def connect(plan: load.Plan) -> Any:
+        return _Answers(seen)
 
     plan = load.Plan(
         url="http://127.0.0.1:9/graphql",
@@ -118,12 +131,50 @@ async def test_load_counts_every_body_once_without_cycle() -> None:
         cycle=False,
         headers={},
     )
-    result = await load.run(plan, httpx.MockTransport(answer))
+    result = await load.run(plan, connect)
     assert sorted(seen) == sorted(plan.bodies)
     assert result["ok"] == 9
     assert result["failed"] == 1
     assert result["failures"] == {"error: no": 1}
     assert result["exhausted"] is True
+
+
+async def test_the_client_speaks_http_to_a_real_server() -> None:
+    got: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Two requests on one connection: the first answered with a length, the
+        # second in chunks, as servers do.
+        for answer in (
+            b'HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{"data": 1}',
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b'5\r\n{"dat\r\n6\r\na": 2}\r\n0\r\n\r\n',
+        ):
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            got.append(head + await reader.readexactly(length))
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+
+    listening = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    plan = load.Plan(
+        url=f"http://127.0.0.1:{port}/graphql",
+        bodies=[b'{"a": 1}', b'{"b": 22}'],
+        concurrency=1,
+        duration=30.0,
+        warmup=0.0,
+        cycle=False,
+        headers={"Authorization": "Bearer t"},
+    )
+    async with listening:
+        result = await load.run(plan)
+    assert result["ok"] == 2, result["failures"]
+    assert got[0].startswith(b"POST /graphql HTTP/1.1\r\n")
+    assert b"Authorization: Bearer t\r\n" in got[0]
+    assert got[0].endswith(b'\r\n\r\n{"a": 1}')
+    assert got[1].endswith(b'{"b": 22}')
 
 
 def test_training_rows_are_distinct_and_read_back_by_the_import(
