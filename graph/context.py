@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 from anyio import to_thread
@@ -15,6 +16,7 @@ from projections.paging import check_page_size
 from qualify.bootstrap import Backend
 
 T = TypeVar("T")
+_Waiting = tuple[Callable[[Db], Any], "asyncio.Future[Any]"]
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Context:
     commands: int = 0
 
     idempotency_key: str | None = None
+    _waiting: list[_Waiting] = field(default_factory=list, repr=False)
+    _batches: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     def next_command(self) -> tuple[str, str | None]:
         """The correlation id and idempotency key of the request's next command.
@@ -50,14 +54,54 @@ class Context:
         return check_page_size(first, self.backend.settings.max_page_size)
 
     async def read(self, query: Callable[[Db], T]) -> T:
-        """Run a read-model query in a worker thread, off the event loop."""
+        """Run a read-model query in a worker thread, off the event loop.
+
+        The queries asked for in one turn of the event loop (the fields of one
+        level of a GraphQL query start together) share one worker-thread call
+        and one snapshot: handing work to a thread costs more than most of these
+        queries, and one snapshot means the fields cannot disagree.
+        """
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[T] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._start_batch)
+        self._waiting.append((query, answer))
+        return await answer
+
+    def _start_batch(self) -> None:
+        batch, self._waiting = self._waiting, []
+        task = asyncio.get_running_loop().create_task(self._read_batch(batch))
+        # The loop keeps only a weak reference to its tasks.
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+
+    async def _read_batch(self, batch: list[_Waiting]) -> None:
         store = self.backend.store
 
-        def run() -> T:
+        def run() -> list[tuple[bool, Any]]:
+            outcomes: list[tuple[bool, Any]] = []
             with store.reading() as db:
-                return query(db)
+                for query, _ in batch:
+                    try:
+                        outcomes.append((True, query(db)))
+                    except Exception as error:
+                        outcomes.append((False, error))
+            return outcomes
 
-        return await to_thread.run_sync(run)
+        try:
+            outcomes = await to_thread.run_sync(run)
+        except BaseException as error:
+            for _, answer in batch:
+                if not answer.done():
+                    answer.set_exception(error)
+            raise
+        for (_, answer), (ok, value) in zip(batch, outcomes, strict=True):
+            if answer.done():
+                continue
+            if ok:
+                answer.set_result(value)
+            else:
+                answer.set_exception(value)
 
 
 Info = strawberry.Info[Context, None]

@@ -16,6 +16,7 @@ from strawberry.extensions import (
 from strawberry.types.execution import ExecutionContext
 
 from graph.errors import RequestErrorCode, is_defect
+from graph.execution import PlainFieldsExecutionContext
 from graph.limits import CACHE_SIZE, Limits, limits_extension
 from graph.mutations import Mutation
 from graph.queries import Query
@@ -75,6 +76,7 @@ def build_schema(settings: Settings) -> QualifySchema:
         mutation=Mutation,
         types=[RequestErrorCode],
         extensions=extensions,
+        execution_context_class=PlainFieldsExecutionContext,
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -192,6 +192,7 @@ class SQLiteStore:
         self._lock = threading.RLock()
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
+        self._tracer: Callable[[str], None] | None = None
 
         if not self.in_memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -210,7 +211,19 @@ class SQLiteStore:
         connection.execute("PRAGMA synchronous=NORMAL")
         with self._lock:
             self._connections.append(connection)
+            connection.set_trace_callback(self._tracer)
         return connection
+
+    def trace(self, tracer: Callable[[str], None] | None) -> None:
+        """Tell ``tracer`` every statement any of this store's connections runs.
+
+        For counting statements (a page's cost must not grow with its size);
+        None stops it. Connections opened later are traced as well.
+        """
+        with self._lock:
+            self._tracer = tracer
+            for connection in self._connections:
+                connection.set_trace_callback(tracer)
 
     @contextmanager
     def writing(self) -> Iterator[Db]:
