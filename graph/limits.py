@@ -17,6 +17,7 @@ requests and a refused query is refused every time it is sent.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -484,18 +485,68 @@ def operation_cost(
 # The extension
 
 
+CostKey = tuple[str, str | None, tuple[tuple[str, int], ...]]
+
+
+class CostCache:
+    """Costs already worked out, by query text, operation and whole-number variables.
+
+    Only ``first`` arguments change a cost, and they are whole numbers, so two
+    requests that differ in other variables (a username, say) cost the same.
+    """
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self.costs: OrderedDict[CostKey, int | None] = OrderedDict()
+
+    def cost(
+        self,
+        schema: GraphQLSchema,
+        query: str,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+        max_page_size: int,
+    ) -> int | None:
+        """The operation's cost, from the cache or worked out and kept."""
+        numbers = tuple(
+            sorted(
+                (name, value)
+                for name, value in (variables or {}).items()
+                if type(value) is int
+            )
+        )
+        key = (query, operation_name, numbers)
+        if key in self.costs:
+            self.costs.move_to_end(key)
+            return self.costs[key]
+        cost = operation_cost(
+            schema, document, operation_name, variables, max_page_size
+        )
+        if cost is not None:
+            # An unknown cost (variables that do not fit) is worked out again.
+            self.costs[key] = cost
+            if len(self.costs) > self.size:
+                self.costs.popitem(last=False)
+        return cost
+
+
 def limits_extension(limits: Limits) -> Callable[[], SchemaExtension]:
-    """A factory of the per-request extension; its rule is built here, once."""
+    """A factory of the per-request extension; its rule and cache are built once."""
     rule = depth_and_alias_rule(limits)
-    return lambda: QueryLimits(limits, rule)
+    costs = CostCache()
+    return lambda: QueryLimits(limits, rule, costs)
 
 
 class QueryLimits(SchemaExtension):
     """Applies ``limits`` to one request; listed before the parser cache."""
 
-    def __init__(self, limits: Limits, rule: type[ASTValidationRule]) -> None:
+    def __init__(
+        self, limits: Limits, rule: type[ASTValidationRule], costs: CostCache
+    ) -> None:
         self.limits = limits
         self.rule = rule
+        self.costs = costs
         self.cost: int | None = None
 
     def on_operation(self) -> Iterator[None]:
@@ -515,9 +566,10 @@ class QueryLimits(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        if context.graphql_document is not None:
-            self.cost = operation_cost(
+        if context.graphql_document is not None and context.query is not None:
+            self.cost = self.costs.cost(
                 context.schema._schema,
+                context.query,
                 context.graphql_document,
                 context.operation_name,
                 context.variables,

@@ -829,3 +829,19 @@ async def test_the_page_size_limit_is_configurable(
     (error,) = body["errors"]
     assert error["message"] == "first must be from 1 to 5; got 6."
     assert error["extensions"]["field"] == "first"
+
+
+async def test_a_remembered_cost_follows_the_page_size_it_was_asked_with(
+    server: Server,
+) -> None:
+    # Costs are remembered by query and whole-number variables: a new page size
+    # is costed afresh, another search is not a reason to.
+    query = (
+        "query($n: Int!, $s: String) { codes(first: $n, search: $s) { totalCount } }"
+    )
+    answers = [
+        await _ask(server, query, {"n": n, "s": s})
+        for n, s in ((5, "a"), (5, "b"), (7, "a"), (5, None))
+    ]
+
+    assert [a["extensions"]["cost"]["requested"] for a in answers] == [6, 6, 8, 6]
