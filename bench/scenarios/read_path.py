@@ -20,8 +20,8 @@ Measured, each from ``bench.load`` in a process of its own over real HTTP:
   JSON) on the same store: goal 0.7 of the baseline's throughput;
 - the dashboard's p99 at 8 clients (goal under 50 ms) and its p50 there in the
   large store beside the small one (goal within 1.5 times);
-- the server's VmRSS after the load (goal under 300 MB), beside the same in the
-  small store;
+- the server's VmRSS (goal under 300 MB) after the 8-client dashboard, in the
+  large store beside the small one, and after every load;
 - cold start: from starting ``qualify serve`` over the large store to its first
   healthy answer (goal under 5 s), beside the baseline's own start.
 """
@@ -128,11 +128,13 @@ def run(scale: Scale) -> list[Row]:
         with server(url, tmp) as process:
             start_s = time.monotonic() - started
             progress(f"read: the server answered {start_s:.2f} s after it started")
+            # The same load as on the small store first, for the same memory.
+            eight = _load(read, process, "graphql", bodies["dashboard"], 8, "large")
+            eight_rss = _rss_mb(process)
             ours = {
                 name: _load(read, process, "graphql", bodies[name], 32, name)
                 for name in ("dashboard", "codes", "participants")
             }
-            eight = _load(read, process, "graphql", bodies["dashboard"], 8, "8 clients")
             rss = _rss_mb(process)
         started = time.monotonic()
         with baseline_server(url, tmp) as process:
@@ -146,6 +148,7 @@ def run(scale: Scale) -> list[Row]:
         "small": small,
         "eight": eight,
         "rss": rss,
+        "eight_rss": eight_rss,
         "small_rss": small_rss,
         "start_s": start_s,
         "baseline_start_s": baseline_start_s,
@@ -402,11 +405,21 @@ def _rows(
             notes={"small": small},
         ),
         Row(
-            scenario=f"server RSS after the load, {size}",
+            scenario=f"server RSS after the 8-client dashboard, {size}",
+            unit="MB",
+            ours=figures["eight_rss"],
+            baseline=figures["small_rss"],
+            baseline_name=f"the same at {read.early_records:,} records",
+            goal=f"< {RSS_LIMIT_MB:g} MB",
+            higher_is_better=False,
+            goal_limit=RSS_LIMIT_MB,
+        ),
+        Row(
+            scenario=f"server RSS after every load, {size}",
             unit="MB",
             ours=figures["rss"],
-            baseline=figures["small_rss"],
-            baseline_name=f"ours at {read.early_records:,} records",
+            baseline=None,
+            baseline_name="-",
             goal=f"< {RSS_LIMIT_MB:g} MB",
             higher_is_better=False,
             goal_limit=RSS_LIMIT_MB,
