@@ -1,17 +1,22 @@
 """Execution with a short path for plain fields, most of every answer.
 
-A plain field reads an attribute of its parent and returns a scalar or an enum:
-a record's title, a step's points. GraphQL's general path builds a resolve-info
-object, calls Strawberry's resolver wrapper, checks for an awaitable and
-dispatches on the type for each one, which is most of the time a page of twenty
-records takes. Here such a field reads the attribute and serialises it directly.
-Anything else (a field with a resolver or arguments, a null where one is not
-allowed, a value that does not serialise) goes the general way, which also
-reports it as GraphQL would.
+A plain field returns a scalar or an enum read from its parent: a record's title,
+a step's points. GraphQL's general path builds a resolve-info object, calls
+Strawberry's resolver wrapper (which converts arguments even when there are
+none), checks for an awaitable and dispatches on the type, for each one; that is
+most of the time a page of twenty records takes. Here a plain field is read and
+serialised directly. Anything else (a field with a resolver of its own or given
+arguments, a null where one is not allowed, a value that does not serialise)
+goes the general way, which also reports it as GraphQL would.
+
+A field is plain when it is a Strawberry attribute with no resolver, or when its
+resolver names, in its metadata under ``READ``, a function of the parent and
+the request's context that gives the same answer when no argument is given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -28,9 +33,13 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+READ = "qualify.read"
+"""Metadata key: a field's answer without arguments, as ``read(parent, context)``."""
+
 Leaf = GraphQLScalarType | GraphQLEnumType
-Plain = tuple[str, Leaf, bool]
-"""The attribute a plain field reads, its type, and whether null is refused."""
+Read = Callable[[Any, Any], Any]
+Plain = tuple[Read, Leaf, bool]
+"""How a plain field is read, its type, and whether null is refused."""
 
 # Weakly held: tests build many schemas, each with types of its own.
 _plain_fields: WeakKeyDictionary[GraphQLSchema, dict[str, dict[str, Plain]]] = (
@@ -57,20 +66,22 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any,
     ) -> Any:
+        node = field_details_list[0].node
         fields = self.plain.get(parent_type.name)
-        plain = fields.get(field_details_list[0].node.name.value) if fields else None
-        if plain is not None and self.short:
-            attribute, leaf, non_null = plain
-            value = getattr(source, attribute, Undefined)
-            if value is None and not non_null:
-                return None
-            if value is not None and value is not Undefined:
-                try:
+        plain = fields.get(node.name.value) if fields else None
+        if plain is not None and self.short and not node.arguments:
+            read, leaf, non_null = plain
+            serialized: Any = Undefined
+            try:
+                value = read(source, self.context_value)
+                if value is None and not non_null:
+                    return None
+                if value is not None and value is not Undefined:
                     serialized = leaf.serialize(value)
-                except Exception:
-                    serialized = Undefined
-                if serialized is not Undefined:
-                    return serialized
+            except Exception:
+                serialized = Undefined
+            if serialized is not Undefined:
+                return serialized
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
@@ -95,15 +106,26 @@ def plain_fields(schema: GraphQLSchema) -> dict[str, dict[str, Plain]]:
 
 def _plain(field: GraphQLField) -> Plain | None:
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+    if not isinstance(definition, StrawberryField) or definition.extensions:
         return None
-    # Only Strawberry's own attribute reader qualifies: it is what is skipped.
-    if field.args or not getattr(field.resolve, "_is_default", False):
-        return None
+    metadata: dict[str, Any] = dict(definition.metadata or {})
+    read: Read | None = metadata.get(READ)
+    if read is None:
+        # Only Strawberry's own attribute reader may be skipped unasked.
+        if field.args or not getattr(field.resolve, "_is_default", False):
+            return None
+        read = _attribute(definition.python_name)
     kind = field.type
     non_null = isinstance(kind, GraphQLNonNull)
     if isinstance(kind, GraphQLNonNull):
         kind = kind.of_type
     if not isinstance(kind, GraphQLScalarType | GraphQLEnumType):
         return None
-    return definition.python_name, kind, non_null
+    return read, kind, non_null
+
+
+def _attribute(name: str) -> Read:
+    def read(source: Any, context: Any) -> Any:
+        return getattr(source, name, Undefined)
+
+    return read
