@@ -202,9 +202,16 @@ class QualificationCode:
         only = EventFilter(aggregate_ids=ids, through=self.through)
         return await history(info, only, first, after)
 
-    @strawberry.field(description="Whether anything still uses it (delete refused).")
-    def in_use(self) -> bool:
+    def is_used(self, context: Context | None = None) -> bool:
+        """Whether anything still uses it: ``inUse``, read directly."""
         return bool(self.used_in) or self.active_record_count > 0
+
+    @strawberry.field(
+        description="Whether anything still uses it (delete refused).",
+        metadata={READ: is_used},
+    )
+    def in_use(self) -> bool:
+        return self.is_used()
 
     @strawberry.field(
         description="Every change of the validity period, oldest first, with who "
