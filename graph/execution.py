@@ -1,17 +1,22 @@
 """Execution with a short path for plain fields, most of every answer.
 
-A plain field reads an attribute of its parent and returns a scalar or an enum:
-a record's title, a step's points. GraphQL's general path builds a resolve-info
-object, calls Strawberry's resolver wrapper, checks for an awaitable and
-dispatches on the type for each one, which is most of the time a page of twenty
-records takes. Here such a field reads the attribute and serialises it directly.
-Anything else (a field with a resolver or arguments, a null where one is not
-allowed, a value that does not serialise) goes the general way, which also
-reports it as GraphQL would.
+A plain field returns a scalar or an enum read from its parent: a record's title,
+a step's points. GraphQL's general path builds a resolve-info object, calls
+Strawberry's resolver wrapper (which converts arguments even when there are
+none), checks for an awaitable and dispatches on the type, for each one; that is
+most of the time a page of twenty records takes. Here a plain field is read and
+serialised directly. Anything else (a field with a resolver of its own or given
+arguments, a null where one is not allowed, a value that does not serialise)
+goes the general way, which also reports it as GraphQL would.
+
+A field is plain when it is a Strawberry attribute with no resolver, or when its
+resolver names, in its metadata under ``READ``, a function of the parent and
+the request's context that gives the same answer when no argument is given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -28,9 +33,13 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+READ = "qualify.read"
+"""Metadata key: a field's answer without arguments, as ``read(parent, context)``."""
+
 Leaf = GraphQLScalarType | GraphQLEnumType
-Plain = tuple[str, Leaf, bool]
-"""The attribute a plain field reads, its type, and whether null is refused."""
+Read = Callable[[Any, Any], Any]
+Plain = tuple[Read, Leaf, bool]
+"""How a plain field is read, its type, and whether null is refused."""
 
 # Weakly held: tests build many schemas, each with types of its own.
 _plain_fields: WeakKeyDictionary[GraphQLSchema, dict[str, dict[str, Plain]]] = (
@@ -49,6 +58,90 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         middleware = self.middleware_manager
         self.short = not (middleware and middleware.middlewares)
 
+    def complete_iterable_value(
+        self,
+        item_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        items: Any,
+        position_context: Any,
+    ) -> Any:
+        # A list of objects whose every field asked for is plain (a page's
+        # records, a path's steps) is answered item by item in one loop.
+        items = items if isinstance(items, list | tuple) else list(items)
+        rows = self._plain_rows(item_type, field_details_list, info, items)
+        if rows is not None:
+            return rows
+        return super().complete_iterable_value(
+            item_type, field_details_list, info, path, items, position_context
+        )
+
+    def _plain_rows(
+        self, item_type: Any, field_details_list: Any, info: Any, items: Sequence[Any]
+    ) -> list[dict[str, Any]] | None:
+        """The list's answer, or None when anything needs the general path."""
+        kind = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if not self.short or not isinstance(kind, GraphQLObjectType):
+            return None
+        fields = self.plain.get(kind.name)
+        if not fields:
+            return None
+        grouped, deferred, _ = self.collect_subfields(kind, field_details_list)
+        if deferred:
+            return None
+        plan = []
+        for response_name, details in grouped.items():
+            node = details[0].node
+            plain = fields.get(node.name.value)
+            if plain is None or node.arguments:
+                return None
+            plan.append((response_name, plain))
+
+        rows = []
+        context = self.context_value
+        for item in items:
+            if item is None or (
+                kind.is_type_of and kind.is_type_of(item, info) is not True
+            ):
+                return None
+            row = {}
+            for response_name, plain in plan:
+                value = _answer(plain, item, context)
+                if value is Undefined:
+                    return None
+                row[response_name] = value
+            rows.append(row)
+        return rows
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Any,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        # An object whose every field asked for is plain (a record on a page, a
+        # step) is answered in one pass, without the per-field bookkeeping.
+        fields = self.plain.get(parent_type.name)
+        if fields and self.short:
+            results: dict[str, Any] = {}
+            for response_name, field_details_list in grouped_field_set.items():
+                node = field_details_list[0].node
+                plain = fields.get(node.name.value)
+                if plain is None or node.arguments:
+                    break
+                value = _answer(plain, source_value, self.context_value)
+                if value is Undefined:
+                    break
+                results[response_name] = value
+            else:
+                return results
+        return super().execute_fields(
+            parent_type, source_value, path, grouped_field_set, position_context
+        )
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -57,23 +150,30 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any,
     ) -> Any:
+        node = field_details_list[0].node
         fields = self.plain.get(parent_type.name)
-        plain = fields.get(field_details_list[0].node.name.value) if fields else None
-        if plain is not None and self.short:
-            attribute, leaf, non_null = plain
-            value = getattr(source, attribute, Undefined)
-            if value is None and not non_null:
-                return None
-            if value is not None and value is not Undefined:
-                try:
-                    serialized = leaf.serialize(value)
-                except Exception:
-                    serialized = Undefined
-                if serialized is not Undefined:
-                    return serialized
+        plain = fields.get(node.name.value) if fields else None
+        if plain is not None and self.short and not node.arguments:
+            value = _answer(plain, source, self.context_value)
+            if value is not Undefined:
+                return value
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+
+def _answer(plain: Plain, source: Any, context: Any) -> Any:
+    """A plain field's serialised value, or Undefined to take the general path."""
+    read, leaf, non_null = plain
+    try:
+        value = read(source, context)
+        if value is None:
+            return Undefined if non_null else None
+        if value is Undefined:
+            return Undefined
+        return leaf.serialize(value)
+    except Exception:
+        return Undefined
 
 
 def plain_fields(schema: GraphQLSchema) -> dict[str, dict[str, Plain]]:
@@ -95,15 +195,26 @@ def plain_fields(schema: GraphQLSchema) -> dict[str, dict[str, Plain]]:
 
 def _plain(field: GraphQLField) -> Plain | None:
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+    if not isinstance(definition, StrawberryField) or definition.extensions:
         return None
-    # Only Strawberry's own attribute reader qualifies: it is what is skipped.
-    if field.args or not getattr(field.resolve, "_is_default", False):
-        return None
+    metadata: dict[str, Any] = dict(definition.metadata or {})
+    read: Read | None = metadata.get(READ)
+    if read is None:
+        # Only Strawberry's own attribute reader may be skipped unasked.
+        if field.args or not getattr(field.resolve, "_is_default", False):
+            return None
+        read = _attribute(definition.python_name)
     kind = field.type
     non_null = isinstance(kind, GraphQLNonNull)
     if isinstance(kind, GraphQLNonNull):
         kind = kind.of_type
     if not isinstance(kind, GraphQLScalarType | GraphQLEnumType):
         return None
-    return definition.python_name, kind, non_null
+    return read, kind, non_null
+
+
+def _attribute(name: str) -> Read:
+    def read(source: Any, context: Any) -> Any:
+        return getattr(source, name, Undefined)
+
+    return read

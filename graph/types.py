@@ -22,7 +22,8 @@ from domain.principal import Principal, Right
 from domain.principal import Role as DomainRole
 from domain.validity import CertificateStatus as DomainCertificateStatus
 from domain.validity import expiry_date, status_on, validity_id
-from graph.context import Info
+from graph.context import Context, Info
+from graph.execution import READ
 from graph.scope import reach_of
 from projections import audit_log, path_progress
 from projections.audit_log import AuditRow, EventFilter
@@ -201,9 +202,16 @@ class QualificationCode:
         only = EventFilter(aggregate_ids=ids, through=self.through)
         return await history(info, only, first, after)
 
-    @strawberry.field(description="Whether anything still uses it (delete refused).")
-    def in_use(self) -> bool:
+    def is_used(self, context: Context | None = None) -> bool:
+        """Whether anything still uses it: ``inUse``, read directly."""
         return bool(self.used_in) or self.active_record_count > 0
+
+    @strawberry.field(
+        description="Whether anything still uses it (delete refused).",
+        metadata={READ: is_used},
+    )
+    def in_use(self) -> bool:
+        return self.is_used()
 
     @strawberry.field(
         description="Every change of the validity period, oldest first, with who "
@@ -353,18 +361,22 @@ class TrainingRecord:
         only = EventFilter(subject_id=str(self.record_id), through=self.through)
         return await history(info, only, first, after)
 
+    def status_today(self, context: Context) -> DomainCertificateStatus | None:
+        """Its status today: ``status`` with no day given, read directly."""
+        return self.status_for(context, context.backend.today())
+
+    def status_for(self, context: Context, on: date) -> DomainCertificateStatus | None:
+        """Its status on ``on``, or None when it was completed after that day."""
+        window = context.backend.settings.expiring_days
+        return status_on(self.completion_date, self.expires_on, on, window)
+
     @strawberry.field(
         description="Its status on a day (today when left out); null when it was "
-        "completed after that day."
+        "completed after that day.",
+        metadata={READ: status_today},
     )
     def status(self, info: Info, on: date | None = None) -> CertificateStatus | None:  # type: ignore[valid-type]
-        backend = info.context.backend
-        return status_on(
-            self.completion_date,
-            self.expires_on,
-            on or backend.today(),
-            backend.settings.expiring_days,
-        )
+        return self.status_for(info.context, on or info.context.backend.today())
 
     @classmethod
     def of(cls, row: RecordRow) -> TrainingRecord:
