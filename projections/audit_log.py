@@ -55,6 +55,8 @@ class AuditLog(Projection):
             subject_id TEXT,
             payload TEXT NOT NULL
         )""",
+    )
+    read_indexes = (
         "CREATE INDEX audit_by_aggregate ON audit_events (aggregate_id, position)",
         "CREATE INDEX audit_by_subject ON audit_events (subject_id, position)",
         "CREATE INDEX audit_by_type ON audit_events (event_type, position)",

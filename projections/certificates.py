@@ -36,9 +36,12 @@ SCHEMA = (
         expires_on TEXT,
         PRIMARY KEY (learner_id, code_id)
     )""",
-    "CREATE INDEX certificates_by_expiry ON certificates (expires_on, record_id)",
+    # A change of validity finds the code's certificates through this one.
     "CREATE INDEX certificates_by_code "
     "ON certificates (code_id, expires_on, record_id)",
+)
+READ_INDEXES = (
+    "CREATE INDEX certificates_by_expiry ON certificates (expires_on, record_id)",
 )
 
 _MEMO = "validity"

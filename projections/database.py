@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 BUSY_TIMEOUT_SECONDS = 30.0
+# A rebuild's scratch file is written once, start to end, by one connection.
+SCRATCH_CACHE_KIB = 256 * 1024
 
 
 class Cursor(Protocol):
@@ -186,7 +188,8 @@ class SQLiteStore:
 
     dialect = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, scratch: bool = False) -> None:
+        """``scratch`` is for a file that is thrown away unless it is completed."""
         self.path = path
         self.in_memory = path == ":memory:"
         self._lock = threading.RLock()
@@ -196,7 +199,15 @@ class SQLiteStore:
         if not self.in_memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = self._connect()
-        if not self.in_memory:
+        if scratch:
+            # No journal and no syncing: a crash or a failed batch can leave the
+            # file corrupt, but a rebuild that fails discards its scratch file and
+            # starts the next one afresh, so nothing of it ever needs recovering.
+            # A large cache keeps the tables' pages in memory between batches.
+            self._writer.execute("PRAGMA journal_mode=OFF")
+            self._writer.execute("PRAGMA synchronous=OFF")
+            self._writer.execute(f"PRAGMA cache_size=-{SCRATCH_CACHE_KIB}")
+        elif not self.in_memory:
             self._writer.execute("PRAGMA journal_mode=WAL")
 
     def _connect(self) -> sqlite3.Connection:

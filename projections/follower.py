@@ -50,7 +50,10 @@ class Follower:
         store: ReadStore,
         projections: Sequence[Projection],
         batch_size: int = BATCH_SIZE,
+        read_indexes: bool = True,
     ) -> None:
+        """``read_indexes=False`` creates tables without the indexes only queries
+        use (see ``Projection.read_indexes``), for tables nobody queries."""
         self.log = log
         self.store = store
         self.projections = tuple(projections)
@@ -58,6 +61,7 @@ class Follower:
         self._lock = threading.Lock()
         self._gap: tuple[int, object] | None = None
         self._handlers = [p.handlers() for p in self.projections]
+        self._read_indexes = read_indexes
         self._positions = self._prepare()
 
     def _prepare(self) -> list[int]:
@@ -80,7 +84,7 @@ class Follower:
                 if version is not None and version != projection.version:
                     _refuse_rebuild(projection, version)
                 if version != projection.version:
-                    projection.create(db)
+                    projection.create(db, self._read_indexes)
                     position = 0
                     db.execute(
                         "INSERT INTO projection_positions VALUES (?, ?, 0) "

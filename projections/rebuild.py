@@ -22,6 +22,9 @@ from projections.postgres import PostgresStore
 from projections.projection import Projection
 
 COPY_PAGE = 5000
+# Larger than a live batch: nobody waits on the scratch store's write lock, and
+# each commit writes every page the batch touched.
+BATCH_SIZE = 20_000
 
 Progress = Callable[[int, int], None]
 """Told (position reached, last position of the log) after each batch."""
@@ -55,7 +58,7 @@ def scratch_store(live: ReadStore) -> ReadStore:
     path = Path(f"{live.path}.rebuild")
     for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         stale.unlink(missing_ok=True)
-    return SQLiteStore(str(path))
+    return SQLiteStore(str(path), scratch=True)
 
 
 def rebuild(
@@ -71,7 +74,9 @@ def rebuild(
     scratch = scratch_store(live)
     try:
         started = time.perf_counter()
-        follower = Follower(log, scratch, projections)
+        follower = Follower(
+            log, scratch, projections, batch_size=BATCH_SIZE, read_indexes=False
+        )
         head = log.recorder.max_notification_id() or 0
         done = follower.catch_up(
             progress=None if progress is None else lambda at: progress(at, head)
