@@ -17,7 +17,7 @@ from eventsourcing.persistence import Notification
 
 from domain.application import EventLog
 from domain.events import Event
-from projections.database import BufferedWriter, Db, ReadStore, Writer
+from projections.database import BufferedWriter, Db, ReadStore
 from projections.projection import Apply, Projection
 
 BATCH_SIZE = 2000
@@ -42,7 +42,11 @@ class CatchUp:
 
 
 class Follower:
-    """Applies the log to every read model, batch by batch."""
+    """Applies the log to every read model, batch by batch.
+
+    ``read_indexes=False`` creates the tables without the indexes only queries
+    use (see ``Projection.read_indexes``): for tables nobody reads, as a rebuild's.
+    """
 
     def __init__(
         self,
@@ -52,8 +56,6 @@ class Follower:
         batch_size: int = BATCH_SIZE,
         read_indexes: bool = True,
     ) -> None:
-        """``read_indexes=False`` creates tables without the indexes only queries
-        use (see ``Projection.read_indexes``), for tables nobody queries."""
         self.log = log
         self.store = store
         self.projections = tuple(projections)
@@ -218,14 +220,12 @@ def apply(
     # One read model at a time, so runs of the same statement (a row per record,
     # say) go to the database as one executemany.
     writer = BufferedWriter(db)
+    # This loop runs once per event and read model: the look-up is inlined.
+    find = handlers.get
     for position, event in batch:
         if position > after:
-            writer.position = position
-            _dispatch(writer, handlers, event)
+            handler = find(type(event))  # type: ignore[arg-type]
+            if handler is not None:
+                writer.position = position
+                handler(writer, event)
     writer.flush()
-
-
-def _dispatch(db: Writer, handlers: Mapping[type[Event], Apply], event: object) -> None:
-    handler = handlers.get(type(event))  # type: ignore[arg-type]
-    if handler is not None:
-        handler(db, event)

@@ -71,11 +71,12 @@ class TrainingRecords(Projection):
 
 
 def _added(db: Writer, e: ev.TrainingRecordAdded) -> None:
+    learner_id = str(e.originator_id)
     db.write(
         "INSERT INTO training_records VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
             e.record_id,
-            str(e.originator_id),
+            learner_id,
             e.record_type,
             e.object_id,
             e.title,
@@ -88,7 +89,7 @@ def _added(db: Writer, e: ev.TrainingRecordAdded) -> None:
     )
     if e.code_id is not None:
         certificates.record_added(
-            db, str(e.originator_id), e.code_id, e.record_id, e.completion_date
+            db, learner_id, e.code_id, e.record_id, e.completion_date
         )
 
 
