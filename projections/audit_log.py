@@ -94,7 +94,11 @@ def event_type_name(cls: type[Event]) -> str:
 
 def payload_of(event: Event) -> dict[str, Any]:
     """The event's own fields, as stored."""
-    return {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
+    # Copying and dropping five keys is quicker than filtering every one.
+    fields = dict(vars(event))
+    for key in _ENVELOPE:
+        fields.pop(key, None)
+    return fields
 
 
 def envelope(position: int, e: Event) -> dict[str, Any]:
