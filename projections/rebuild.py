@@ -79,6 +79,8 @@ def rebuild(
         follower = Follower(
             log, scratch, projections, batch_size=BATCH_SIZE, read_indexes=False
         )
+        if isinstance(scratch, PostgresStore):
+            scratch.unlog([t for p in projections for t in p.tables])
         head = log.recorder.max_notification_id() or 0
 
         def batch_done(at: int) -> None:
