@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 BUSY_TIMEOUT_SECONDS = 30.0
-# A rebuild's scratch file is written once, start to end, by one connection.
+# How much of a scratch file may stay in memory from one batch to the next; a
+# ceiling, taken only as pages are read.
 SCRATCH_CACHE_KIB = 256 * 1024
 
 
@@ -227,10 +228,10 @@ class SQLiteStore:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = self._connect()
         if scratch:
-            # No journal and no syncing: a crash or a failed batch can leave the
-            # file corrupt, but a rebuild that fails discards its scratch file and
-            # starts the next one afresh, so nothing of it ever needs recovering.
-            # A large cache keeps the tables' pages in memory between batches.
+            # No journal and no syncing: a crash can leave the file corrupt, and a
+            # failed batch's rollback cannot undo what it wrote, but a rebuild that
+            # fails discards its scratch file and the next one starts afresh, so
+            # nothing in it ever needs recovering.
             self._writer.execute("PRAGMA journal_mode=OFF")
             self._writer.execute("PRAGMA synchronous=OFF")
             self._writer.execute(f"PRAGMA cache_size=-{SCRATCH_CACHE_KIB}")

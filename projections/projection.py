@@ -27,7 +27,7 @@ class Projection:
 
     A rebuild's scratch tables go without them: their rows are copied into the
     live tables, which have them, and keeping them up row by row while building
-    is most of what each insert costs.
+    is much of what each insert costs.
     """
     retired_tables: ClassVar[Sequence[str]] = ()
     """Tables an earlier version had and this one dropped."""

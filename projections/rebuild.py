@@ -84,8 +84,8 @@ def rebuild(
         head = log.recorder.max_notification_id() or 0
 
         def batch_done(at: int) -> None:
-            # Only what the batch left behind: the heap's older objects are the
-            # same as before it.
+            # The young generations hold whatever cycles the batch left; the older
+            # objects were there before it, and going through them gains nothing.
             gc.collect(1)
             if progress is not None:
                 progress(at, head)
