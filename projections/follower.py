@@ -17,7 +17,7 @@ from eventsourcing.persistence import Notification
 
 from domain.application import EventLog
 from domain.events import Event
-from projections.database import BufferedWriter, Db, ReadStore
+from projections.database import BufferedWriter, Db, ReadStore, Writer
 from projections.projection import Apply, Projection
 
 BATCH_SIZE = 2000
@@ -45,7 +45,7 @@ class Follower:
     """Applies the log to every read model, batch by batch.
 
     ``read_indexes=False`` creates the tables without the indexes only queries
-    use (see ``Projection.read_indexes``): for tables nobody reads, as a rebuild's.
+    use (see ``Projection.read_indexes``): for tables only ever read whole.
     """
 
     def __init__(
@@ -220,12 +220,14 @@ def apply(
     # One read model at a time, so runs of the same statement (a row per record,
     # say) go to the database as one executemany.
     writer = BufferedWriter(db)
-    # This loop runs once per event and read model: the look-up is inlined.
-    find = handlers.get
     for position, event in batch:
         if position > after:
-            handler = find(type(event))  # type: ignore[arg-type]
-            if handler is not None:
-                writer.position = position
-                handler(writer, event)
+            writer.position = position
+            _dispatch(writer, handlers, event)
     writer.flush()
+
+
+def _dispatch(db: Writer, handlers: Mapping[type[Event], Apply], event: object) -> None:
+    handler = handlers.get(type(event))  # type: ignore[arg-type]
+    if handler is not None:
+        handler(db, event)
