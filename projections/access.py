@@ -39,6 +39,8 @@ class AccessModel(Projection):
             username TEXT PRIMARY KEY,
             manager TEXT NOT NULL
         )""",
+    )
+    read_indexes = (
         "CREATE INDEX access_managers_by_manager ON access_managers (manager)",
     )
 

@@ -36,12 +36,16 @@ SCHEMA = (
         expires_on TEXT,
         PRIMARY KEY (learner_id, code_id)
     )""",
-    "CREATE INDEX certificates_by_expiry ON certificates (expires_on, record_id)",
+    # A change of validity finds the code's certificates through this one.
     "CREATE INDEX certificates_by_code "
     "ON certificates (code_id, expires_on, record_id)",
 )
+READ_INDEXES = (
+    "CREATE INDEX certificates_by_expiry ON certificates (expires_on, record_id)",
+)
 
 _MEMO = "validity"
+_NEWEST = "certificates-newest"
 # The certificates' statements touch only their own tables, so a run of them is
 # sent whole even when the records' statements come in between.
 LANE = "certificates"
@@ -73,14 +77,31 @@ def record_added(
     db: Writer, learner_id: str, code_id: str, record_id: str, completion_date: str
 ) -> None:
     """A new record becomes the certificate when it is the newest of its code."""
+    # What this batch has made of each certificate, as (completion date, record
+    # id): the certificate is at least that new, so an older record changes
+    # nothing, and a newer one can take the place of the row still held back. A
+    # learner's import brings many records of each code, most of them in one batch.
+    # Dates are ISO dates and record ids canonical UUIDs, which every collation
+    # orders as Python does.
+    newest: dict[tuple[str, str], tuple[str, str]] = db.memo.setdefault(_NEWEST, {})
+    key = (learner_id, code_id)
+    order = (completion_date, record_id)
+    known = newest.get(key)
+    if known is not None and order <= known:
+        return
+    newest[key] = order
     expires = _expires(validity_months(db, code_id), completion_date)
     db.write(
-        _NEWER, (learner_id, code_id, record_id, completion_date, expires), lane=LANE
+        _NEWER,
+        (learner_id, code_id, record_id, completion_date, expires),
+        lane=LANE,
+        key=key,
     )
 
 
 def refresh(db: Writer, learner_id: str, code_id: str) -> None:
     """Choose the certificate again from the learner's remaining records."""
+    db.memo.get(_NEWEST, {}).pop((learner_id, code_id), None)
     newest = db.execute(
         "SELECT record_id, completion_date FROM training_records "
         "WHERE learner_id = ? AND code_id = ? "

@@ -70,7 +70,6 @@ class CodeUsage(Projection):
             active_record_count INTEGER NOT NULL DEFAULT 0,
             validity_months INTEGER
         )""",
-        "CREATE INDEX codes_live ON codes (code) WHERE deleted_at IS NULL",
         """CREATE TABLE code_uses (
             code_id TEXT NOT NULL,
             owner_id TEXT NOT NULL,
@@ -97,6 +96,7 @@ class CodeUsage(Projection):
             PRIMARY KEY (code_id, version)
         )""",
     )
+    read_indexes = ("CREATE INDEX codes_live ON codes (code) WHERE deleted_at IS NULL",)
 
     def handlers(self) -> Mapping[type[Event], Apply]:
         return {

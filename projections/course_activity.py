@@ -59,7 +59,6 @@ class CourseActivity(Projection):
             details TEXT NOT NULL,
             created_at TEXT NOT NULL
         )""",
-        "CREATE INDEX learning_content_by_code ON learning_content (code_id)",
         """CREATE TABLE enrolments (
             content_id TEXT NOT NULL,
             learner_id TEXT NOT NULL,
@@ -74,6 +73,9 @@ class CourseActivity(Projection):
             completed_at TEXT NOT NULL,
             PRIMARY KEY (content_id, learner_id, completion_date)
         )""",
+    )
+    read_indexes = (
+        "CREATE INDEX learning_content_by_code ON learning_content (code_id)",
     )
 
     def handlers(self) -> Mapping[type[Event], Apply]:

@@ -15,12 +15,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 BUSY_TIMEOUT_SECONDS = 30.0
+# How much of a scratch file may stay in memory from one batch to the next; a
+# ceiling, taken only as pages are read.
+SCRATCH_CACHE_KIB = 256 * 1024
 
 
 class Cursor(Protocol):
@@ -50,10 +53,20 @@ class Writer(Db, Protocol):
     same text as one ``executemany``; the order of statements is kept within each
     ``lane``. Statements in different lanes must touch different tables, so that
     a run in one lane need not be cut short by a statement in another.
+
+    With ``key``, the statement takes the place of one with the same text and key
+    still held back in the same run, instead of following it: for a statement
+    whose effect, run after that one, is the same as run instead of it (the newer
+    of two rows for one primary key, say).
     """
 
     def write(
-        self, sql: str, params: Sequence[Any] = (), /, lane: str = ""
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        /,
+        lane: str = "",
+        key: Hashable | None = None,
     ) -> None: ...
 
     @property
@@ -88,8 +101,9 @@ class BufferedWriter:
 
     def __init__(self, db: Db) -> None:
         self._db = db
-        # Per lane: the statement held back and the rows it is to run with.
-        self._held: dict[str, tuple[str, list[Sequence[Any]]]] = {}
+        # Per lane: the statement held back, the rows it is to run with, and where
+        # among them the row written with each key is.
+        self._held: dict[str, tuple[str, list[Sequence[Any]], dict[Hashable, int]]] = {}
         self._memo: dict[str, Any] = {}
         self.position = 0
 
@@ -97,12 +111,28 @@ class BufferedWriter:
     def memo(self) -> dict[str, Any]:
         return self._memo
 
-    def write(self, sql: str, params: Sequence[Any] = (), /, lane: str = "") -> None:
+    def write(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        /,
+        lane: str = "",
+        key: Hashable | None = None,
+    ) -> None:
         held = self._held.get(lane)
         if held is None or held[0] != sql:
             self._send(lane)
-            held = self._held[lane] = (sql, [])
-        held[1].append(params)
+            held = self._held[lane] = (sql, [], {})
+        rows = held[1]
+        if key is None:
+            rows.append(params)
+            return
+        at = held[2].get(key)
+        if at is None:
+            held[2][key] = len(rows)
+            rows.append(params)
+        else:
+            rows[at] = params
 
     def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor:
         self.flush()
@@ -121,7 +151,7 @@ class BufferedWriter:
         held = self._held.pop(lane, None)
         if held is None or not held[1]:
             return
-        sql, rows = held
+        sql, rows, _ = held
         if len(rows) == 1:
             self._db.execute(sql, rows[0])
         else:
@@ -186,7 +216,8 @@ class SQLiteStore:
 
     dialect = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, scratch: bool = False) -> None:
+        """``scratch`` is for a file that is thrown away unless it is completed."""
         self.path = path
         self.in_memory = path == ":memory:"
         self._lock = threading.RLock()
@@ -197,7 +228,15 @@ class SQLiteStore:
         if not self.in_memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = self._connect()
-        if not self.in_memory:
+        if scratch:
+            # No journal and no syncing: a crash can leave the file corrupt, and a
+            # failed batch's rollback cannot undo what it wrote, but a rebuild that
+            # fails discards its scratch file and the next one starts afresh, so
+            # nothing in it ever needs recovering.
+            self._writer.execute("PRAGMA journal_mode=OFF")
+            self._writer.execute("PRAGMA synchronous=OFF")
+            self._writer.execute(f"PRAGMA cache_size=-{SCRATCH_CACHE_KIB}")
+        elif not self.in_memory:
             self._writer.execute("PRAGMA journal_mode=WAL")
 
     def _connect(self) -> sqlite3.Connection:

@@ -42,7 +42,11 @@ class CatchUp:
 
 
 class Follower:
-    """Applies the log to every read model, batch by batch."""
+    """Applies the log to every read model, batch by batch.
+
+    ``read_indexes=False`` creates the tables without the indexes only queries
+    use (see ``Projection.read_indexes``): for tables only ever read whole.
+    """
 
     def __init__(
         self,
@@ -50,6 +54,7 @@ class Follower:
         store: ReadStore,
         projections: Sequence[Projection],
         batch_size: int = BATCH_SIZE,
+        read_indexes: bool = True,
     ) -> None:
         self.log = log
         self.store = store
@@ -58,6 +63,7 @@ class Follower:
         self._lock = threading.Lock()
         self._gap: tuple[int, object] | None = None
         self._handlers = [p.handlers() for p in self.projections]
+        self._read_indexes = read_indexes
         self._positions = self._prepare()
 
     def _prepare(self) -> list[int]:
@@ -80,7 +86,7 @@ class Follower:
                 if version is not None and version != projection.version:
                     _refuse_rebuild(projection, version)
                 if version != projection.version:
-                    projection.create(db)
+                    projection.create(db, self._read_indexes)
                     position = 0
                     db.execute(
                         "INSERT INTO projection_positions VALUES (?, ?, 0) "

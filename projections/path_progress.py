@@ -73,7 +73,6 @@ class PathProgress(Projection):
             created_at TEXT NOT NULL,
             counts_expired INTEGER NOT NULL DEFAULT 0
         )""",
-        "CREATE INDEX learning_paths_by_code ON learning_paths (code_id)",
         """CREATE TABLE path_steps (
             path_id TEXT NOT NULL,
             position INTEGER NOT NULL,
@@ -92,6 +91,9 @@ class PathProgress(Projection):
             award_record_id TEXT,
             PRIMARY KEY (path_id, learner_id)
         )""",
+    )
+    read_indexes = (
+        "CREATE INDEX learning_paths_by_code ON learning_paths (code_id)",
         "CREATE INDEX path_participants_by_learner ON path_participants (learner_id)",
     )
 

@@ -195,6 +195,16 @@ class PostgresStore:
                 sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema))
             )
 
+    def unlog(self, tables: Sequence[str]) -> None:
+        """Stop writing ``tables`` to the write-ahead log: for tables built aside.
+
+        Their rows are then lost in a crash of the server, which a rebuild's
+        scratch tables can afford: a rebuild that fails starts again afresh.
+        """
+        with self.writing() as db:
+            for table in tables:
+                db.execute(f"ALTER TABLE {table} SET UNLOGGED")
+
     def drop_schema(self) -> None:
         """Drop the schema and everything in it."""
         with psycopg.connect(self._conninfo, autocommit=True) as connection:

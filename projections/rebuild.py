@@ -10,8 +10,10 @@ commits, and the new ones from then on.
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,9 @@ from projections.postgres import PostgresStore
 from projections.projection import Projection
 
 COPY_PAGE = 5000
+# Larger than a live batch: nobody waits on the scratch store's write lock, and
+# each commit writes every page the batch touched.
+BATCH_SIZE = 20_000
 
 Progress = Callable[[int, int], None]
 """Told (position reached, last position of the log) after each batch."""
@@ -55,7 +60,7 @@ def scratch_store(live: ReadStore) -> ReadStore:
     path = Path(f"{live.path}.rebuild")
     for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         stale.unlink(missing_ok=True)
-    return SQLiteStore(str(path))
+    return SQLiteStore(str(path), scratch=True)
 
 
 def rebuild(
@@ -71,11 +76,22 @@ def rebuild(
     scratch = scratch_store(live)
     try:
         started = time.perf_counter()
-        follower = Follower(log, scratch, projections)
-        head = log.recorder.max_notification_id() or 0
-        done = follower.catch_up(
-            progress=None if progress is None else lambda at: progress(at, head)
+        follower = Follower(
+            log, scratch, projections, batch_size=BATCH_SIZE, read_indexes=False
         )
+        if isinstance(scratch, PostgresStore):
+            scratch.unlog([t for p in projections for t in p.tables])
+        head = log.recorder.max_notification_id() or 0
+
+        def batch_done(at: int) -> None:
+            # The young generations hold whatever cycles the batch left; the older
+            # objects were there before it, and going through them gains nothing.
+            gc.collect(1)
+            if progress is not None:
+                progress(at, head)
+
+        with _collecting_between_batches():
+            done = follower.catch_up(progress=batch_done)
         seconds = time.perf_counter() - started
         rows = _switch(log, live, scratch, follower, projections)
     finally:
@@ -87,6 +103,23 @@ def rebuild(
         seconds=seconds,
         rows=rows,
     )
+
+
+@contextmanager
+def _collecting_between_batches() -> Iterator[None]:
+    """No automatic garbage collection while building; the caller collects.
+
+    A batch holds tens of thousands of decoded events at once, and as they pile
+    up the collector would go through the whole heap, again and again, while
+    they are alive; none of them is garbage until the batch is done.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _switch(

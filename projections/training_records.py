@@ -50,11 +50,15 @@ class TrainingRecords(Projection):
             code_id TEXT,
             recorded_at TEXT NOT NULL
         )""",
+        # Choosing a certificate again after a change reads through this one.
         "CREATE INDEX training_records_by_learner "
         "ON training_records (learner_id, completion_date, record_id)",
+        *certificates.SCHEMA,
+    )
+    read_indexes = (
         "CREATE INDEX training_records_by_code "
         "ON training_records (code_id, completion_date, record_id)",
-        *certificates.SCHEMA,
+        *certificates.READ_INDEXES,
     )
 
     def handlers(self) -> Mapping[type[Event], Apply]:
@@ -67,11 +71,12 @@ class TrainingRecords(Projection):
 
 
 def _added(db: Writer, e: ev.TrainingRecordAdded) -> None:
+    learner_id = str(e.originator_id)
     db.write(
         "INSERT INTO training_records VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
             e.record_id,
-            str(e.originator_id),
+            learner_id,
             e.record_type,
             e.object_id,
             e.title,
@@ -84,7 +89,7 @@ def _added(db: Writer, e: ev.TrainingRecordAdded) -> None:
     )
     if e.code_id is not None:
         certificates.record_added(
-            db, str(e.originator_id), e.code_id, e.record_id, e.completion_date
+            db, learner_id, e.code_id, e.record_id, e.completion_date
         )
 
 

@@ -9,7 +9,7 @@ from projections.code_usage import CodeUsage
 from projections.rebuild import rebuild
 from projections.verification import verify
 from qualify.bootstrap import Backend, all_projections
-from tests.support import busy_scenario, live_code, run
+from tests.support import busy_scenario, live_code, run, table_rows
 
 REBUILDABLE = [p for p in all_projections() if p.rebuildable]
 
@@ -93,3 +93,31 @@ def test_the_audit_chain_is_never_rebuilt(durable_backend: Backend) -> None:
     assert [p.name for p in chain] == ["audit_chain"]
     with pytest.raises(ValueError, match="audit_chain is never rebuilt"):
         rebuild(durable_backend.log, durable_backend.store, chain)
+
+
+def _index_names(backend: Backend) -> set[str]:
+    with backend.store.reading() as db:
+        if backend.store.dialect == "postgres":
+            rows = db.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+            )
+        else:
+            rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        return {row[0] for row in rows}
+
+
+def test_a_full_rebuild_leaves_every_row_and_index_as_it_was(
+    durable_backend: Backend,
+) -> None:
+    busy_scenario(durable_backend)
+    rows = table_rows(durable_backend.store)
+    indexes = _index_names(durable_backend)
+    read_only = {
+        statement.split()[2] for p in REBUILDABLE for statement in p.read_indexes
+    }
+
+    rebuild(durable_backend.log, durable_backend.store, REBUILDABLE)
+
+    assert table_rows(durable_backend.store) == rows
+    assert _index_names(durable_backend) == indexes
+    assert read_only <= indexes
