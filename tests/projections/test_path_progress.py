@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from uuid import uuid4
+
+import pytest
+
 from domain import commands as c
 from projections import path_progress
+from projections.database import SQLiteStore
 from qualify.bootstrap import Backend
 from tests.support import (
     DAY_1,
@@ -99,3 +104,30 @@ def test_a_record_moved_off_a_step_code_no_longer_counts(
         ]
     assert [s.title for s in measured.satisfied] == ["Claromentis Tips and Tricks"]
     assert (measured.points_earned, measured.percent) == (10, 25)
+
+
+def test_progress_reads_the_learners_records_not_every_record_of_a_code(
+    backend: Backend, seed: Seed
+) -> None:
+    # A step's code can be on a million records; the learners measured hold few.
+    store = backend.store
+    if not isinstance(store, SQLiteStore) or store.in_memory:
+        pytest.skip("the query plan is read from a SQLite file")
+    path = path_row(backend)
+    alice = learner_id(backend)
+    # A page of participants: with one learner the planner finds its way anyway.
+    others = [str(uuid4()) for _ in range(49)]
+    seen: list[str] = []
+    with store.reading() as db:
+        steps = path_progress.steps_of(db, path.path_id)
+        store.trace(seen.append)
+        try:
+            path_progress.progress_of(
+                db, path, steps, [alice, *others], backend.today()
+            )
+        finally:
+            store.trace(None)
+        [query] = [s for s in seen if "MAX(r.completion_date)" in s]
+        plan = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {query}"))
+
+    assert "training_records_by_learner" in plan, plan
