@@ -12,6 +12,10 @@ goes the general way, which also reports it as GraphQL would.
 A field is plain when it is a Strawberry attribute with no resolver, or when its
 resolver names, in its metadata under ``READ``, a function of the parent and
 the request's context that gives the same answer when no argument is given.
+
+This overrides three methods of graphql-core 3.3's executor (``execute_fields``,
+``execute_field`` and ``complete_iterable_value``); a graphql-core that renamed
+or reshaped them would need this module changed with it.
 """
 
 from __future__ import annotations
