@@ -485,14 +485,15 @@ def operation_cost(
 # The extension
 
 
-CostKey = tuple[str, str | None, tuple[tuple[str, int], ...]]
+CostKey = tuple[str, str | None, tuple[tuple[str, str], ...]]
 
 
 class CostCache:
-    """Costs already worked out, by query text, operation and whole-number variables.
+    """Costs already worked out, by query text, operation and numeric variables.
 
-    Only ``first`` arguments change a cost, and they are whole numbers, so two
-    requests that differ in other variables (a username, say) cost the same.
+    Only ``first`` arguments change a cost, and they are numbers, so two requests
+    that differ in other variables (a username, say) cost the same. GraphQL takes
+    ``100.0`` for the Int 100, so every number is part of the key, as sent.
     """
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
@@ -511,9 +512,9 @@ class CostCache:
         """The operation's cost, from the cache or worked out and kept."""
         numbers = tuple(
             sorted(
-                (name, value)
+                (name, repr(value))
                 for name, value in (variables or {}).items()
-                if type(value) is int
+                if isinstance(value, int | float) and not isinstance(value, bool)
             )
         )
         key = (query, operation_name, numbers)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from uuid import UUID
 
 from domain import codes as code_events
@@ -22,7 +22,7 @@ from domain import content as content_events
 from domain import paths as path_events
 from domain import validity as validity_events
 from domain.events import Event, event_types
-from projections.audit_log import AuditRow, event_type_name
+from projections.audit_log import AuditRow, event_type_name, instant_text
 from projections.code_usage import CodeUsage
 from projections.database import Db, SQLiteStore, one_of
 from projections.follower import apply
@@ -52,11 +52,9 @@ CATALOGUE: tuple[type[Event], ...] = (
 
 def position_at(db: Db, moment: datetime) -> int:
     """The last log position stored at or before ``moment`` (0 before the first)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     row = db.execute(
         "SELECT MAX(position) FROM audit_events WHERE occurred_at <= ?",
-        (moment.astimezone(UTC).isoformat(),),
+        (instant_text(moment),),
     ).fetchone()
     return int(row[0] or 0)
 

@@ -254,13 +254,23 @@ def event_page(
 
 
 def _instant(moment: datetime | None) -> str | None:
-    # Stored times are UTC ISO strings, which sort as the instants they name; a
-    # time given without an offset is taken as UTC.
-    if moment is None:
-        return None
+    return None if moment is None else instant_text(moment)
+
+
+def instant_text(moment: datetime) -> str:
+    """A moment as stored times are written: UTC ISO text, which sorts by time.
+
+    A time given without an offset is taken as UTC.
+    """
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
+    try:
+        return moment.astimezone(UTC).isoformat()
+    except OverflowError:
+        # Within a day of either end of the calendar, the UTC time falls outside
+        # it; every stored time lies between the ends, so an end stands in.
+        end = datetime.max if moment.year > 1 else datetime.min
+        return end.replace(tzinfo=UTC).isoformat()
 
 
 # The largest position either store can hold.

@@ -249,3 +249,22 @@ async def test_history_under_an_as_of_answer_ends_at_that_moment(
         "PathCreated",
         "PathStepsSet",
     ]
+
+
+async def test_moments_at_the_ends_of_the_calendar_are_answered(
+    client: GraphQLClient, story: dict[str, str]
+) -> None:
+    # Their UTC time lies outside what a date can hold; every event lies between.
+    latest = "9999-12-31T23:59:59-12:00"
+    earliest = "0001-01-01T00:00:00+01:00"
+
+    assert await records(client, latest) == await records(client, None)
+    # Before the beginning nobody was registered yet, which is what it says.
+    before = (await client.post(RECORDS, {"at": earliest})).json()
+    assert [e["extensions"]["code"] for e in before["errors"]] == ["NOT_FOUND"]
+    events = await client.data(
+        "query($from: DateTime, $to: DateTime) { after: events(filter: {from: $from})"
+        " { totalCount } before: events(filter: {to: $to}) { totalCount } }",
+        {"from": latest, "to": earliest},
+    )
+    assert events == {"after": {"totalCount": 0}, "before": {"totalCount": 0}}

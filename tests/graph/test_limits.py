@@ -845,3 +845,22 @@ async def test_a_remembered_cost_follows_the_page_size_it_was_asked_with(
     ]
 
     assert [a["extensions"]["cost"]["requested"] for a in answers] == [6, 6, 8, 6]
+
+
+async def test_a_page_size_sent_as_a_float_is_costed_as_the_number_it_is(
+    start_server: Start,
+) -> None:
+    # GraphQL reads 100.0 as the Int 100: it must not share a cheaper cost
+    # remembered for 1.0, nor skip the page-size check.
+    server = start_server(max_cost=100)
+    query = "query($n: Int!) { codes(first: $n) { totalCount } }"
+
+    cheap = await _ask(server, query, {"n": 1.0})
+    costly = await _ask(server, query, {"n": 100.0})
+    too_large = await _ask(server, query, {"n": 1000.0})
+
+    assert cheap["extensions"] == _cost(2, 100)
+    assert costly["errors"][0]["extensions"] == {"code": "QUERY_TOO_COSTLY"}
+    assert costly["data"] is None
+    assert too_large["data"] is None
+    assert "first must be from 1 to 100; got 1000." in too_large["errors"][0]["message"]
