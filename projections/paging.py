@@ -36,7 +36,11 @@ def encode_cursor(kind: str, *key: str) -> str:
 
 
 def decode_cursor(cursor: str, kind: str, parts: int = 1) -> list[str]:
-    """The sort key in ``cursor``; refused when damaged or from another list."""
+    """The sort key in ``cursor``; refused when damaged or from another list.
+
+    A well-formed cursor with a made-up key is not refused: it pages on from
+    where that key would sort, which shows nothing the list would not.
+    """
     value = None
     # Our cursors are short; a long one is not ours, and is not decoded at all.
     if len(cursor) <= MAX_CURSOR_LENGTH:
