@@ -68,15 +68,15 @@ class ReadScale:
 
 
 SMALL_READ = ReadScale(
-    learners=5_000,
-    records=50_000,
-    early_records=5_000,
+    learners=3_000,
+    records=30_000,
+    early_records=3_000,
     codes=200,
     courses=100,
     paths=50,
     participants=1_000,
     probes=50,
-    seconds=4,
+    seconds=3,
     warmup=1,
 )
 
@@ -103,14 +103,15 @@ class Scale:
 SCALES = {
     "small": Scale(
         "small",
-        load_seconds=15,
-        warmup_seconds=2,
-        baseline_seconds=4,
-        catch_up_events=20_000,
+        load_seconds=8,
+        warmup_seconds=1,
+        baseline_seconds=3,
+        catch_up_events=12_000,
         import_rows=20_000,
         import_learners=500,
         export_records=50_000,
         export_learners=1_000,
+        rebuild_events=30_000,
     ),
     "default": Scale(
         "default",
