@@ -86,35 +86,22 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> list[dict[str, Any]] | None:
         """The list's answer, or None when anything needs the general path."""
         kind = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
-        if not self.short or not isinstance(kind, GraphQLObjectType):
-            return None
-        fields = self.plain.get(kind.name)
-        if not fields:
+        if not isinstance(kind, GraphQLObjectType):
             return None
         grouped, deferred, _ = self.collect_subfields(kind, field_details_list)
-        if deferred:
+        plan = None if deferred else self._plan(kind, grouped)
+        if plan is None:
             return None
-        plan = []
-        for response_name, details in grouped.items():
-            node = details[0].node
-            plain = fields.get(node.name.value)
-            if plain is None or node.arguments:
-                return None
-            plan.append((response_name, plain))
 
         rows = []
-        context = self.context_value
         for item in items:
             if item is None or (
                 kind.is_type_of and kind.is_type_of(item, info) is not True
             ):
                 return None
-            row = {}
-            for response_name, plain in plan:
-                value = _answer(plain, item, context)
-                if value is Undefined:
-                    return None
-                row[response_name] = value
+            row = _row(plan, item, self.context_value)
+            if row is None:
+                return None
             rows.append(row)
         return rows
 
@@ -128,23 +115,29 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         # An object whose every field asked for is plain (a record on a page, a
         # step) is answered in one pass, without the per-field bookkeeping.
-        fields = self.plain.get(parent_type.name)
-        if fields and self.short:
-            results: dict[str, Any] = {}
-            for response_name, field_details_list in grouped_field_set.items():
-                node = field_details_list[0].node
-                plain = fields.get(node.name.value)
-                if plain is None or node.arguments:
-                    break
-                value = _answer(plain, source_value, self.context_value)
-                if value is Undefined:
-                    break
-                results[response_name] = value
-            else:
-                return results
+        plan = self._plan(parent_type, grouped_field_set)
+        row = None if plan is None else _row(plan, source_value, self.context_value)
+        if row is not None:
+            return row
         return super().execute_fields(
             parent_type, source_value, path, grouped_field_set, position_context
         )
+
+    def _plan(
+        self, kind: GraphQLObjectType, grouped_field_set: Any
+    ) -> list[tuple[str, Plain]] | None:
+        """Each answer's name and plain field, or None unless all are plain."""
+        fields = self.plain.get(kind.name)
+        if not fields or not self.short:
+            return None
+        plan = []
+        for response_name, field_details_list in grouped_field_set.items():
+            node = field_details_list[0].node
+            plain = fields.get(node.name.value)
+            if plain is None or node.arguments:
+                return None
+            plan.append((response_name, plain))
+        return plan
 
     def execute_field(
         self,
@@ -164,6 +157,19 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+
+def _row(
+    plan: list[tuple[str, Plain]], source: Any, context: Any
+) -> dict[str, Any] | None:
+    """An object's answer from its plain fields, or None to take the general path."""
+    row = {}
+    for response_name, plain in plan:
+        value = _answer(plain, source, context)
+        if value is Undefined:
+            return None
+        row[response_name] = value
+    return row
 
 
 def _answer(plain: Plain, source: Any, context: Any) -> Any:
