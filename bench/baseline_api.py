@@ -53,12 +53,15 @@ def dashboard(db: Db, body: dict[str, Any], settings: Settings) -> dict[str, Any
     for code in body["paths"]:
         path = _path(db, code)
         row = path_progress.participant(db, path.path_id, learner.learner_id)
+        if row is None:
+            progress[code] = None
+            continue
         steps = path_progress.steps_of(db, path.path_id)
         measured = path_progress.progress_of(
             db, path, steps, [learner.learner_id], day
         )[learner.learner_id]
         names = _names(db, [s.code_id for s in steps])
-        progress[code] = None if row is None else _progress(measured, names)
+        progress[code] = _progress(measured, names)
     return {
         "records": {
             "totalCount": page.total_count,
@@ -79,7 +82,8 @@ def codes(db: Db, body: dict[str, Any], settings: Settings) -> dict[str, Any]:
     )
     ids = [row.code_id for row in page.items]
     uses = code_usage.uses_of(db, ids)
-    changes = code_usage.validity_changes(db, ids)
+    # Read as the resolver reads them, though the page does not show them.
+    code_usage.validity_changes(db, ids)
     return {
         "totalCount": page.total_count,
         "pageInfo": _page_info(page),
@@ -90,7 +94,6 @@ def codes(db: Db, body: dict[str, Any], settings: Settings) -> dict[str, Any]:
                     "description": row.description,
                     "activeRecordCount": row.active_record_count,
                     "validityMonths": row.validity_months,
-                    "changes": len(changes[row.code_id]),
                     "inUse": bool(uses[row.code_id]) or row.active_record_count > 0,
                     "usedIn": [
                         {"kind": use.kind, "id": use.owner_id, "title": use.title}
