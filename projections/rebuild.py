@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from domain.application import EventLog
+from projections.collection import paused_collection
 from projections.database import Db, ReadStore, SQLiteStore
 from projections.follower import Follower
 from projections.postgres import PostgresStore
@@ -90,7 +90,8 @@ def rebuild(
             if progress is not None:
                 progress(at, head)
 
-        with _collecting_between_batches():
+        # Collected by hand in batch_done, when a batch's events are garbage.
+        with paused_collection():
             done = follower.catch_up(progress=batch_done)
         seconds = time.perf_counter() - started
         rows = _switch(log, live, scratch, follower, projections)
@@ -103,23 +104,6 @@ def rebuild(
         seconds=seconds,
         rows=rows,
     )
-
-
-@contextmanager
-def _collecting_between_batches() -> Iterator[None]:
-    """No automatic garbage collection while building; the caller collects.
-
-    A batch holds tens of thousands of decoded events at once, and as they pile
-    up the collector would go through the whole heap, again and again, while
-    they are alive; none of them is garbage until the batch is done.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _switch(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from dataclasses import replace
 from datetime import date
@@ -932,3 +933,23 @@ def test_a_file_that_changes_nothing_is_not_applied(
     assert first.applied is True
     assert second.applied is False
     assert [row.action for row in second.rows] == [Action.DUPLICATE]
+
+
+def test_an_import_runs_with_garbage_collection_paused_and_gives_it_back(
+    backend: Backend, seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[str, bool]] = []
+    execute = backend.write_model.execute
+
+    def watched(command: c.Command, *args: object) -> object:
+        seen.append((type(command).__name__, gc.isenabled()))
+        return execute(command, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(backend.write_model, "execute", watched)
+    gc.enable()
+
+    do_import(backend, csv_file(import_row(code="CLAESS")))
+    run(backend, c.CreateCode("NEWCODE", "New"))
+
+    assert seen == [("ImportTrainingRecords", False), ("CreateCode", True)]
+    assert gc.isenabled()
