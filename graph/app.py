@@ -153,9 +153,13 @@ class QualifyGraphQL(GraphQL[Context, None]):
     ) -> Context:
         # The token says who; the store says what they may do now.
         token = request.state.principal
-        principal = await run_in_threadpool(
-            self.backend.principal, token.username, token.role
-        )
+        # One short read of the access model; see Context.read for why inline.
+        if self.backend.store.reads_inline:
+            principal = self.backend.principal(token.username, token.role)
+        else:
+            principal = await run_in_threadpool(
+                self.backend.principal, token.username, token.role
+            )
         request.state.principal = principal
         context = Context(
             backend=self.backend,

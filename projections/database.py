@@ -162,6 +162,9 @@ class ReadStore(Protocol):
     """Connections to the read-model tables."""
 
     dialect: str
+    reads_inline: bool
+    """Whether a short read may run on the caller's own thread, the event loop's
+    included: it never waits for a writer or for the network."""
 
     def writing(self) -> AbstractContextManager[Db]:
         """One write transaction; it commits at the end of the block or not at all."""
@@ -220,6 +223,9 @@ class SQLiteStore:
         """``scratch`` is for a file that is thrown away unless it is completed."""
         self.path = path
         self.in_memory = path == ":memory:"
+        # A file in write-ahead-log mode is read from its own snapshot, whatever a
+        # writer is doing; in memory, readers share the writer's connection and lock.
+        self.reads_inline = not self.in_memory and not scratch
         self._lock = threading.RLock()
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []

@@ -71,6 +71,7 @@ class PostgresStore:
     """Read models in a PostgreSQL schema, through a small pool of connections."""
 
     dialect = "postgres"
+    reads_inline = False
 
     def __init__(self, conninfo: str, schema: str) -> None:
         self.schema = schema
