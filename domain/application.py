@@ -1,22 +1,24 @@
 """Command handling: load aggregates, decide, save every change of a command at once.
 
-A command that loses an optimistic-concurrency race (another command saved one of
-its aggregates first) is run again on fresh state; since nothing of the losing
-attempt was stored, a retry never applies a command twice.
+Commands waiting at the same moment are saved together, in one transaction (see
+``domain.unit_of_work``). A group that loses an optimistic-concurrency race
+(another writer saved one of its aggregates first) is run again on fresh state;
+since nothing of the losing attempt was stored, a retry never applies a command
+twice.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4, uuid5
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
 from domain import commands as c
@@ -50,7 +52,7 @@ from domain.errors import (
     NotFound,
     NotLive,
 )
-from domain.events import Acting, Aggregate, acting_as, current_acting
+from domain.events import Acting, acting_as, current_acting
 from domain.idempotency import (
     CommandAccepted,
     IdempotencyKey,
@@ -96,6 +98,7 @@ from domain.paths import (
 )
 from domain.principal import Principal, Right
 from domain.text import quoted
+from domain.unit_of_work import AggregateCache, Group, Unit
 from domain.validity import (
     CodeValidity,
     check_validity_months,
@@ -110,8 +113,6 @@ EARLIEST_COMPLETION = date(1900, 1, 1)
 MAX_MODULES = 100
 MAX_SESSIONS = 500
 BACKOFF_SECONDS = 0.005
-
-A = TypeVar("A", bound=Aggregate)
 
 
 class Lookups(Protocol):
@@ -130,6 +131,7 @@ class Outcome:
 
     value: str | None
     position: int | None
+    """Where the command's group ended in the log; None when nothing was stored."""
     replayed: bool = False
     """Whether this is the stored outcome of an earlier run under the same key."""
     report: ImportReport | None = None
@@ -148,64 +150,49 @@ def _accept(key: UUID, command: c.Command, value: str | None) -> IdempotencyKey:
     )
 
 
-def _replay(earlier: IdempotencyKey, command: c.Command) -> Outcome:
+def _replay(earlier: IdempotencyKey, command: c.Command) -> str | None:
+    """The value the key's first command answered with."""
     if earlier.fingerprint != fingerprint(command):
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used for a different request "
             f"({earlier.command}); send a new key for a new request.",
             field="Idempotency-Key",
         )
-    return Outcome(earlier.value, None, replayed=True)
+    return earlier.value
 
 
 class _StaleRead(Exception):
     """The reads of one attempt saw another command half-way; run it again."""
 
 
-class _Unit:
-    """The aggregates one attempt at a command has loaded or created."""
+@dataclass
+class _Request:
+    """A command waiting for its turn, and what running it produced."""
 
-    def __init__(self, app: Application[UUID]) -> None:
-        self._app = app
-        self._aggregates: dict[UUID, Aggregate] = {}
-        # Ids looked up and not found: award checks ask for the same ones often.
-        self._missing: set[UUID] = set()
-        self.record_deltas: Counter[str] = Counter()
-        # A dry run decides everything and then keeps none of it.
-        self.discard = False
-        self.report: ImportReport | None = None
+    command: c.Command
+    principal: Principal
+    acting: Acting
+    key: UUID | None
+    finished: bool = False
+    value: str | None = None
+    stored: bool = False
+    """Whether the command's events are among those its group stored."""
+    replayed: bool = False
+    report: ImportReport | None = None
+    error: BaseException | None = None
+    position: int | None = None
 
-    def find(self, cls: type[A], id: UUID) -> A | None:
-        if id not in self._aggregates:
-            if id in self._missing:
-                return None
-            try:
-                self._aggregates[id] = self._app.repository.get(
-                    id, projector_func=_project
-                )
-            except AggregateNotFoundError:
-                self._missing.add(id)
-                return None
-        aggregate = self._aggregates[id]
-        return aggregate if isinstance(aggregate, cls) else None
+    def restart(self) -> None:
+        self.value, self.stored, self.replayed = None, False, False
+        self.report, self.error = None, None
 
-    def add(self, aggregate: A) -> A:
-        self._aggregates[aggregate.id] = aggregate
-        return aggregate
-
-    def changed(self) -> list[Aggregate]:
-        return [a for a in self._aggregates.values() if a.has_changes]
+    def outcome(self) -> Outcome:
+        if self.error is not None:
+            raise self.error
+        return Outcome(self.value, self.position, self.replayed, self.report)
 
 
-Handler = Callable[[_Unit, Any, Principal], str | None]
-
-
-def _project(aggregate: Any, events: Iterable[Any]) -> Any:
-    # The library's own replay checks each event against a typing Protocol,
-    # which costs more than applying it; every stored event here is an Event.
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
+Handler = Callable[[Unit, Any, Principal], str | None]
 
 
 class EventLog(Application[UUID]):
@@ -248,6 +235,10 @@ class Qualify:
             c.RevokeRight: self._revoke_right,
             c.SetManager: self._set_manager,
         }
+        self._cache = AggregateCache(log)
+        self._turn = threading.RLock()
+        self._arrivals: list[_Request] = []
+        self._arrivals_lock = threading.Lock()
 
     def execute(
         self,
@@ -258,49 +249,127 @@ class Qualify:
     ) -> Outcome:
         """Run ``command`` for ``principal``, retrying lost races on fresh state.
 
-        With ``idempotency_key``, a command already carried out under that key is
-        not run again: its first outcome comes back, marked ``replayed``.
+        Commands sent from several threads at once are run one after another and
+        saved together (see ``domain.unit_of_work``); each caller gets its own
+        command's outcome or error. With ``idempotency_key``, a command already
+        carried out under that key is not run again: its first outcome comes
+        back, marked ``replayed``.
         """
-        handler = self._handlers[type(command)]
-        acting = Acting(principal.username, correlation_id or str(uuid4()))
         key = None
         if idempotency_key is not None:
             key = key_id(principal.username, check_key(idempotency_key))
+        acting = Acting(principal.username, correlation_id or str(uuid4()))
+        request = _Request(command, principal, acting, key)
 
-        for attempt in range(RETRIES):
-            unit = _Unit(self.log)
-            if key is not None:
-                earlier = unit.find(IdempotencyKey, key)
-                if earlier is not None:
-                    return _replay(earlier, command)
+        if isinstance(command, c.ImportTrainingRecords):
+            # An import checks a whole file before it saves; commands arriving
+            # meanwhile should not wait for it, so it runs beside them, on
+            # aggregates of its own, and races them for the store like another
+            # process would.
+            self._run([request], AggregateCache(self.log, capacity=0))
+            return request.outcome()
+
+        with self._arrivals_lock:
+            self._arrivals.append(request)
+        # Whoever holds the turn runs every command waiting by then, this one
+        # included unless an earlier turn already did.
+        with self._turn:
+            if not request.finished:
+                with self._arrivals_lock:
+                    waiting, self._arrivals = self._arrivals, []
+                self._run(waiting)
+        return request.outcome()
+
+    @property
+    def waiting(self) -> int:
+        """How many commands have arrived and wait for the next group."""
+        with self._arrivals_lock:
+            return len(self._arrivals)
+
+    def _run(
+        self, requests: list[_Request], cache: AggregateCache | None = None
+    ) -> None:
+        """Run ``requests`` as one group, saved at once; retry it if it loses."""
+        if cache is None:
+            cache = self._cache
+        try:
+            for attempt in range(RETRIES):
+                cache.refresh()
+                group = Group(self.log, cache)
+                for request in requests:
+                    self._attempt(group, request)
+                try:
+                    recordings = group.save()
+                except IntegrityError:
+                    if len(requests) > 1:
+                        # Somebody else changed what one of them changed: each
+                        # command races on its own, so the rest are not held up.
+                        for request in requests:
+                            self._run([request], cache)
+                        return
+                    # A short random pause keeps racing commands from colliding.
+                    time.sleep(random.uniform(0, BACKOFF_SECONDS * (attempt + 1)))
+                    continue
+                last = recordings[-1].notification.id if recordings else None
+                for request in requests:
+                    request.position = last if request.stored else None
+                    request.finished = True
+                return
+
+            for request in requests:
+                if request.error is None:
+                    request.error = ConcurrentUpdate(
+                        "Other changes to the same items kept arriving; "
+                        f"{RETRIES} attempts lost the race. Try again."
+                    )
+                request.finished = True
+        except BaseException as error:
+            for request in requests:
+                if not request.finished:
+                    request.error, request.finished = error, True
+            raise
+
+    def _attempt(self, group: Group, request: _Request) -> None:
+        """Run one command within ``group``; on failure, take back its changes."""
+        handler = self._handlers[type(request.command)]
+        for _ in range(RETRIES):
+            request.restart()
+            unit = Unit(group)
             try:
-                with acting_as(acting):
-                    value = handler(unit, command, principal)
+                if request.key is not None:
+                    earlier = unit.find(IdempotencyKey, request.key)
+                    if earlier is not None:
+                        request.value = _replay(earlier, request.command)
+                        request.replayed = True
+                        return
+                with acting_as(request.acting):
+                    request.value = handler(unit, request.command, request.principal)
                     self._count_records(unit)
-                    changed = unit.changed()
-                    if changed and key is not None:
-                        changed.append(_accept(key, command, value))
+                    if request.key is not None and unit.changed():
+                        unit.add(_accept(request.key, request.command, request.value))
             except _StaleRead:
+                group.drop(unit, reads=True)
                 continue
-            if not changed or unit.discard:
-                return Outcome(value, None, report=unit.report)
-            try:
-                recordings = self.log.save(*changed)
-            except IntegrityError:
-                # A short random pause keeps racing commands from colliding again.
-                time.sleep(random.uniform(0, BACKOFF_SECONDS * (attempt + 1)))
-                continue
-            position = max(r.notification.id for r in recordings)
-            return Outcome(value, position, report=unit.report)
+            except Exception as error:
+                group.drop(unit)
+                request.error = error
+                return
 
-        raise ConcurrentUpdate(
-            f"Other changes to the same items kept arriving; {RETRIES} attempts "
-            "lost the race. Try again."
+            request.report = unit.report
+            if unit.discard:
+                group.drop(unit)
+            else:
+                request.stored = bool(group.keep(unit))
+            return
+
+        request.error = ConcurrentUpdate(
+            "What this command read kept changing under it; "
+            f"{RETRIES} attempts saw it half-way. Try again."
         )
 
     # Codes
 
-    def _create_code(self, unit: _Unit, cmd: c.CreateCode, by: Principal) -> str:
+    def _create_code(self, unit: Unit, cmd: c.CreateCode, by: Principal) -> str:
         by.require(Right.MANAGE_CODES)
         name = normalise_code(cmd.code)
         description = check_description(cmd.description)
@@ -309,7 +378,7 @@ class Qualify:
         return code.code
 
     def _update_code_description(
-        self, unit: _Unit, cmd: c.UpdateCodeDescription, by: Principal
+        self, unit: Unit, cmd: c.UpdateCodeDescription, by: Principal
     ) -> str:
         by.require(Right.MANAGE_CODES)
         code = self._live_code(unit, normalise_code(cmd.code), field="code")
@@ -319,7 +388,7 @@ class Qualify:
             code.describe(description)
         return code.code
 
-    def _rename_code(self, unit: _Unit, cmd: c.RenameCode, by: Principal) -> str:
+    def _rename_code(self, unit: Unit, cmd: c.RenameCode, by: Principal) -> str:
         by.require(Right.MANAGE_CODES)
         old = normalise_code(cmd.code, field="code")
         new = normalise_code(cmd.new_code, field="newCode")
@@ -334,7 +403,7 @@ class Qualify:
         code.rename(new)
         return new
 
-    def _delete_code(self, unit: _Unit, cmd: c.DeleteCode, by: Principal) -> str:
+    def _delete_code(self, unit: Unit, cmd: c.DeleteCode, by: Principal) -> str:
         by.require(Right.MANAGE_CODES)
         name = normalise_code(cmd.code)
         code = self._live_code(unit, name, field="code")
@@ -349,7 +418,7 @@ class Qualify:
         return name
 
     def _set_code_validity(
-        self, unit: _Unit, cmd: c.SetCodeValidity, by: Principal
+        self, unit: Unit, cmd: c.SetCodeValidity, by: Principal
     ) -> str:
         by.require(Right.MANAGE_CODES)
         code = self._live_code(unit, normalise_code(cmd.code), field="code")
@@ -374,7 +443,7 @@ class Qualify:
 
     # Content
 
-    def _create_content(self, unit: _Unit, cmd: c.CreateContent, by: Principal) -> str:
+    def _create_content(self, unit: Unit, cmd: c.CreateContent, by: Principal) -> str:
         by.require(Right.MANAGE_CONTENT)
         details = _content_details(cmd)
         content = unit.add(
@@ -396,7 +465,7 @@ class Qualify:
         return str(content.id)
 
     def _set_content_code(
-        self, unit: _Unit, cmd: c.SetContentCode, by: Principal
+        self, unit: Unit, cmd: c.SetContentCode, by: Principal
     ) -> str:
         by.require(Right.MANAGE_CONTENT)
         content = self._content(unit, cmd.content_id)
@@ -409,7 +478,7 @@ class Qualify:
             self._set_code(unit, content, cmd.code)
         return str(content.id)
 
-    def _set_code(self, unit: _Unit, content: LearningContent, raw: str) -> None:
+    def _set_code(self, unit: Unit, content: LearningContent, raw: str) -> None:
         content.check_code_allowed()
         code = self._code_for_setting(unit, normalise_code(raw), field="code")
         if content.code_id == str(code.id):
@@ -423,7 +492,7 @@ class Qualify:
     # Learning paths
 
     def _create_learning_path(
-        self, unit: _Unit, cmd: c.CreateLearningPath, by: Principal
+        self, unit: Unit, cmd: c.CreateLearningPath, by: Principal
     ) -> str:
         by.require(Right.MANAGE_CONTENT)
         path_id = uuid4()
@@ -452,7 +521,7 @@ class Qualify:
         path.count_expired(cmd.counts_expired)
         return name
 
-    def _set_path_steps(self, unit: _Unit, cmd: c.SetPathSteps, by: Principal) -> str:
+    def _set_path_steps(self, unit: Unit, cmd: c.SetPathSteps, by: Principal) -> str:
         by.require(Right.MANAGE_CONTENT)
         name = normalise_code(cmd.path_code, field="pathCode")
         path = self._path(unit, name)
@@ -465,7 +534,7 @@ class Qualify:
         return name
 
     def _set_path_counts_expired(
-        self, unit: _Unit, cmd: c.SetPathCountsExpired, by: Principal
+        self, unit: Unit, cmd: c.SetPathCountsExpired, by: Principal
     ) -> str:
         by.require(Right.MANAGE_CONTENT)
         name = normalise_code(cmd.path_code, field="pathCode")
@@ -476,7 +545,7 @@ class Qualify:
             self._award_participants(unit, str(path.id))
         return name
 
-    def _award_participants(self, unit: _Unit, path_id: str) -> None:
+    def _award_participants(self, unit: Unit, path_id: str) -> None:
         """Award the path to every participant whose records now complete it.
 
         Shortcoming: participants come from the read model, and a learner whose
@@ -491,7 +560,7 @@ class Qualify:
 
     def _replace_steps(
         self,
-        unit: _Unit,
+        unit: Unit,
         path: LearningPath,
         inputs: tuple[c.StepInput, ...],
         pass_mark: int | None,
@@ -539,7 +608,7 @@ class Qualify:
 
     # Learners and records
 
-    def _register_user(self, unit: _Unit, cmd: c.RegisterUser, by: Principal) -> str:
+    def _register_user(self, unit: Unit, cmd: c.RegisterUser, by: Principal) -> str:
         by.require(Right.MANAGE_USERS)
         username = normalise_username(cmd.username)
         if unit.find(Learner, learner_id(username)) is not None:
@@ -559,7 +628,7 @@ class Qualify:
         )
         return username
 
-    def _join_path(self, unit: _Unit, cmd: c.JoinPath, by: Principal) -> str:
+    def _join_path(self, unit: Unit, cmd: c.JoinPath, by: Principal) -> str:
         # Rights first, so a learner cannot probe which usernames exist.
         _require_self_or_edit(by, normalise_username(cmd.username))
         learner = self._learner(unit, cmd.username)
@@ -571,7 +640,7 @@ class Qualify:
         self._award_paths(unit, learner)
         return str(path.id)
 
-    def _enrol(self, unit: _Unit, cmd: c.Enrol, by: Principal) -> str:
+    def _enrol(self, unit: Unit, cmd: c.Enrol, by: Principal) -> str:
         _require_self_or_edit(by, normalise_username(cmd.username))
         learner = self._learner(unit, cmd.username)
         content = self._live_content(unit, cmd.content_id)
@@ -580,7 +649,7 @@ class Qualify:
         return str(content.id)
 
     def _complete_content(
-        self, unit: _Unit, cmd: c.CompleteContent, by: Principal
+        self, unit: Unit, cmd: c.CompleteContent, by: Principal
     ) -> str | None:
         by.require_edit(normalise_username(cmd.username))
         learner = self._learner(unit, cmd.username)
@@ -619,7 +688,7 @@ class Qualify:
         return record.record_id if record else None
 
     def _add_training_record(
-        self, unit: _Unit, cmd: c.AddTrainingRecord, by: Principal
+        self, unit: Unit, cmd: c.AddTrainingRecord, by: Principal
     ) -> str:
         by.require_edit(normalise_username(cmd.username))
         learner = self._learner(unit, cmd.username)
@@ -644,7 +713,7 @@ class Qualify:
         return record.record_id
 
     def _update_training_record(
-        self, unit: _Unit, cmd: c.UpdateTrainingRecord, by: Principal
+        self, unit: Unit, cmd: c.UpdateTrainingRecord, by: Principal
     ) -> str:
         learner, old = self._find_record(unit, cmd.record_id)
         by.require_edit(learner.username)
@@ -685,7 +754,7 @@ class Qualify:
         self._award_paths(unit, learner)
         return new.record_id
 
-    def _delete_record(self, unit: _Unit, cmd: c.DeleteRecord, by: Principal) -> str:
+    def _delete_record(self, unit: Unit, cmd: c.DeleteRecord, by: Principal) -> str:
         learner, record = self._find_record(unit, cmd.record_id)
         by.require_edit(learner.username)
 
@@ -697,7 +766,7 @@ class Qualify:
     # Bulk import
 
     def _import_training_records(
-        self, unit: _Unit, cmd: c.ImportTrainingRecords, by: Principal
+        self, unit: Unit, cmd: c.ImportTrainingRecords, by: Principal
     ) -> str:
         if not by.rights & _EDIT_RIGHTS:
             by.require(Right.EDIT_ALL_RECORDS)
@@ -752,7 +821,7 @@ class Qualify:
 
     def _import_row(
         self,
-        unit: _Unit,
+        unit: Unit,
         row: ImportRow,
         batch: _ImportBatch,
         problems: list[Problem],
@@ -823,7 +892,7 @@ class Qualify:
 
     def _import_new(
         self,
-        unit: _Unit,
+        unit: Unit,
         learner: Learner,
         row: ImportRow,
         code_id: str | None,
@@ -847,7 +916,7 @@ class Qualify:
 
     def _import_code(
         self,
-        unit: _Unit,
+        unit: Unit,
         row: ImportRow,
         batch: _ImportBatch,
         problem: Callable[[str, str, str], None],
@@ -867,7 +936,7 @@ class Qualify:
         return batch.codes[row.code]
 
     def _check_object(
-        self, unit: _Unit, row: ImportRow, problem: Callable[[str, str, str], None]
+        self, unit: Unit, row: ImportRow, problem: Callable[[str, str, str], None]
     ) -> None:
         if row.object_id is None:
             return
@@ -884,21 +953,21 @@ class Qualify:
 
     # Access
 
-    def _assign_role(self, unit: _Unit, cmd: c.AssignRole, by: Principal) -> str:
+    def _assign_role(self, unit: Unit, cmd: c.AssignRole, by: Principal) -> str:
         by.require(Right.MANAGE_PERMISSIONS)
         access, new = self._access(unit, cmd.username)
 
         access.assign(cmd.role)
         return self._keep(unit, access, new)
 
-    def _grant_right(self, unit: _Unit, cmd: c.GrantRight, by: Principal) -> str:
+    def _grant_right(self, unit: Unit, cmd: c.GrantRight, by: Principal) -> str:
         by.require(Right.MANAGE_PERMISSIONS)
         access, new = self._access(unit, cmd.username)
 
         access.grant(cmd.right)
         return self._keep(unit, access, new)
 
-    def _revoke_right(self, unit: _Unit, cmd: c.RevokeRight, by: Principal) -> str:
+    def _revoke_right(self, unit: Unit, cmd: c.RevokeRight, by: Principal) -> str:
         by.require(Right.MANAGE_PERMISSIONS)
         access, new = self._access(unit, cmd.username)
 
@@ -912,7 +981,7 @@ class Qualify:
         access.revoke(cmd.right)
         return self._keep(unit, access, new)
 
-    def _set_manager(self, unit: _Unit, cmd: c.SetManager, by: Principal) -> str:
+    def _set_manager(self, unit: Unit, cmd: c.SetManager, by: Principal) -> str:
         by.require(Right.MANAGE_PERMISSIONS)
         access, new = self._access(unit, cmd.username)
         manager = (
@@ -937,7 +1006,7 @@ class Qualify:
         access.report_to(manager)
         return self._keep(unit, access, new)
 
-    def _access(self, unit: _Unit, raw: str) -> tuple[Access, bool]:
+    def _access(self, unit: Unit, raw: str) -> tuple[Access, bool]:
         """A user's access, and whether it is new (not stored yet)."""
         username = normalise_username(raw)
         found = unit.find(Access, access_id(username))
@@ -945,13 +1014,13 @@ class Qualify:
             return found, False
         return Access.open(username), True
 
-    def _keep(self, unit: _Unit, access: Access, new: bool) -> str:
+    def _keep(self, unit: Unit, access: Access, new: bool) -> str:
         # A new access that decided nothing is not stored, so a no-op leaves no trace.
         if new and access.version > 1:
             unit.add(access)
         return access.username
 
-    def _award_paths(self, unit: _Unit, learner: Learner) -> None:
+    def _award_paths(self, unit: Unit, learner: Learner) -> None:
         """Award every joined path the learner's records now complete, once each."""
         awarded_one = True
         on = self.clock()
@@ -978,7 +1047,7 @@ class Qualify:
                 awarded_one = True
 
     def _valid(
-        self, unit: _Unit, learner: Learner, code_ids: set[str], on: date
+        self, unit: Unit, learner: Learner, code_ids: set[str], on: date
     ) -> set[str]:
         """Which of ``code_ids`` the learner holds on a record still valid ``on``."""
         newest = newest_completions(
@@ -992,7 +1061,7 @@ class Qualify:
             months[code_id] = validity.months if validity else None
         return valid_codes(newest, months, on)
 
-    def _count_records(self, unit: _Unit) -> None:
+    def _count_records(self, unit: Unit) -> None:
         """Tell each code how many records now carry it, so a delete sees them."""
         for code_id, delta in sorted(unit.record_deltas.items()):
             code = self._code_by_id(unit, code_id)
@@ -1004,7 +1073,7 @@ class Qualify:
     # Loading
 
     def _register(
-        self, unit: _Unit, name: str, description: str, field: str
+        self, unit: Unit, name: str, description: str, field: str
     ) -> QualificationCode:
         code = unit.add(
             QualificationCode.start(
@@ -1014,7 +1083,7 @@ class Qualify:
         self._claim(unit, name, code.id, field=field)
         return code
 
-    def _claim(self, unit: _Unit, name: str, code_id: UUID, field: str) -> None:
+    def _claim(self, unit: Unit, name: str, code_id: UUID, field: str) -> None:
         claim = unit.find(CodeName, code_name_id(name))
         if claim is None:
             unit.add(CodeName.claim_new(name, code_id))
@@ -1025,19 +1094,19 @@ class Qualify:
                 f"The qualification code {name} is already taken.", field=field
             )
 
-    def _live_code(self, unit: _Unit, name: str, field: str) -> QualificationCode:
+    def _live_code(self, unit: Unit, name: str, field: str) -> QualificationCode:
         claim = unit.find(CodeName, code_name_id(name))
         if claim is None or claim.code_id is None:
             raise NotFound(self._missing_code(unit, name, claim), field=field)
         return self._claimed_code(unit, claim.code_id)
 
-    def _missing_code(self, unit: _Unit, name: str, claim: CodeName | None) -> str:
+    def _missing_code(self, unit: Unit, name: str, claim: CodeName | None) -> str:
         target = self._renamed_to(unit, claim)
         if target is not None:
             return f"The qualification code {name} was renamed to {target}."
         return f"There is no qualification code {name}."
 
-    def _renamed_to(self, unit: _Unit, claim: CodeName | None) -> str | None:
+    def _renamed_to(self, unit: Unit, claim: CodeName | None) -> str | None:
         """The live name a released name was renamed to, through any chain."""
         seen = {claim.name} if claim else set()
         while claim is not None and claim.renamed_to and claim.renamed_to not in seen:
@@ -1048,9 +1117,7 @@ class Qualify:
                 return target
         return None
 
-    def _code_for_setting(
-        self, unit: _Unit, name: str, field: str
-    ) -> QualificationCode:
+    def _code_for_setting(self, unit: Unit, name: str, field: str) -> QualificationCode:
         """The live code of that name, registered on the spot when it is new."""
         claim = unit.find(CodeName, code_name_id(name))
         if claim is not None and claim.code_id is not None:
@@ -1066,7 +1133,7 @@ class Qualify:
             )
         return self._register(unit, name, "", field=field)
 
-    def _claimed_code(self, unit: _Unit, code_id: str) -> QualificationCode:
+    def _claimed_code(self, unit: Unit, code_id: str) -> QualificationCode:
         """The code a name's claim points to, which must not be deleted since."""
         code = self._code_by_id(unit, code_id)
         if code.deleted:
@@ -1074,13 +1141,13 @@ class Qualify:
             raise _StaleRead
         return code
 
-    def _code_by_id(self, unit: _Unit, code_id: str) -> QualificationCode:
+    def _code_by_id(self, unit: Unit, code_id: str) -> QualificationCode:
         code = unit.find(QualificationCode, UUID(code_id))
         if code is None:
             raise RuntimeError(f"code {code_id} is referenced but not stored")
         return code
 
-    def _content(self, unit: _Unit, content_id: str) -> LearningContent:
+    def _content(self, unit: Unit, content_id: str) -> LearningContent:
         content = unit.find(LearningContent, _parse_id(content_id, "contentId"))
         if content is None:
             raise NotFound(
@@ -1089,7 +1156,7 @@ class Qualify:
             )
         return content
 
-    def _live_content(self, unit: _Unit, content_id: str) -> LearningContent:
+    def _live_content(self, unit: Unit, content_id: str) -> LearningContent:
         content = self._content(unit, content_id)
         if not content.is_live:
             raise NotLive(
@@ -1098,7 +1165,7 @@ class Qualify:
             )
         return content
 
-    def _path(self, unit: _Unit, name: str) -> LearningPath:
+    def _path(self, unit: Unit, name: str) -> LearningPath:
         claim = unit.find(CodeName, code_name_id(name))
         if claim is not None and claim.code_id is not None:
             code = self._code_by_id(unit, claim.code_id)
@@ -1109,7 +1176,7 @@ class Qualify:
                         return path
         raise NotFound(f"There is no learning path with code {name}.", field="pathCode")
 
-    def _learner(self, unit: _Unit, raw: str) -> Learner:
+    def _learner(self, unit: Unit, raw: str) -> Learner:
         username = normalise_username(raw)
         learner = unit.find(Learner, learner_id(username))
         if learner is None:
@@ -1117,7 +1184,7 @@ class Qualify:
         return learner
 
     def _find_record(
-        self, unit: _Unit, record_id: str
+        self, unit: Unit, record_id: str
     ) -> tuple[Learner, TrainingRecord]:
         record_id = str(_parse_id(record_id, "recordId"))
         owner = self.lookups.learner_of_record(record_id)
@@ -1128,7 +1195,7 @@ class Qualify:
             )
         return learner, learner.records[record_id]
 
-    def _describe_uses(self, unit: _Unit, code: QualificationCode) -> str:
+    def _describe_uses(self, unit: Unit, code: QualificationCode) -> str:
         places = []
         order = [kind.value for kind in UseKind]
         uses = sorted(code.uses.items(), key=lambda u: (order.index(u[1][0]), u[0]))
@@ -1143,7 +1210,7 @@ class Qualify:
         )
 
     def _describe_use(
-        self, unit: _Unit, kind: str, owner_id: str, container_id: str
+        self, unit: Unit, kind: str, owner_id: str, container_id: str
     ) -> str:
         if kind == UseKind.LEARNING_STEP:
             path = unit.find(LearningPath, UUID(container_id))

@@ -18,16 +18,16 @@ def _losing(
     backend: Backend, monkeypatch: pytest.MonkeyPatch, losses: int
 ) -> list[int]:
     """Make the next ``losses`` saves lose the race, as a concurrent writer would."""
-    original = backend.log.save
+    original = backend.log.events.put
     attempts: list[int] = []
 
-    def save(*aggregates: Any, **kwargs: Any) -> Any:
-        attempts.append(len(aggregates))
+    def put(events: Any, **kwargs: Any) -> Any:
+        attempts.append(len(events))
         if len(attempts) <= losses:
             raise IntegrityError("another command saved first")
-        return original(*aggregates, **kwargs)
+        return original(events, **kwargs)
 
-    monkeypatch.setattr(backend.log, "save", save)
+    monkeypatch.setattr(backend.log.events, "put", put)
     monkeypatch.setattr(application, "BACKOFF_SECONDS", 0.0)
     return attempts
 

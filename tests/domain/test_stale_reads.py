@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from domain import application
 from domain import commands as c
+from domain import unit_of_work
 from domain.codes import QualificationCode
 from domain.errors import NotFound
 from qualify.bootstrap import Backend
@@ -39,7 +39,7 @@ def between_reads(
     """Run ``action`` the next time a command loads a qualification code."""
 
     def arrange(action: Callable[[], Any]) -> None:
-        original = application._Unit.find
+        original = unit_of_work.Unit.find
         pending = [action]
 
         def find(unit: Any, cls: type, id: Any) -> Any:
@@ -47,7 +47,7 @@ def between_reads(
                 pending.pop()()
             return original(unit, cls, id)
 
-        monkeypatch.setattr(application._Unit, "find", find)
+        monkeypatch.setattr(unit_of_work.Unit, "find", find)
 
     return arrange
 
