@@ -181,14 +181,17 @@ class ReadStore(Protocol):
     def leadership(self) -> Leadership:
         """The lock that lets one projection worker at a time lead."""
 
-    def announce(self) -> None:
-        """Tell waiting projection workers that new events were stored."""
+    def announce(self, position: int) -> None:
+        """Tell waiting servers that the read models reached ``position``."""
 
     def creating_tables(self) -> AbstractContextManager[None]:
         """Hold off other processes while the event store creates its tables."""
 
-    def wait_for_news(self, timeout: float) -> None:
-        """Sleep until an announcement arrives or ``timeout`` seconds pass."""
+    def wait_for_news(self, timeout: float, channel: str) -> None:
+        """Sleep until the event store tells of new events, or ``timeout`` passes."""
+
+    def wait_for_applied(self, timeout: float) -> int | None:
+        """The furthest position a worker announced within ``timeout`` seconds."""
 
     def close(self) -> None:
         """Close every connection this store opened."""
@@ -315,7 +318,7 @@ class SQLiteStore:
         """Always held: batches already take turns on the file's write lock."""
         return _Alone()
 
-    def announce(self) -> None:
+    def announce(self, position: int) -> None:
         """Nothing to do: a SQLite server applies its own events at once."""
 
     @contextmanager
@@ -323,9 +326,14 @@ class SQLiteStore:
         """SQLite's ``CREATE TABLE IF NOT EXISTS`` is safe from several processes."""
         yield
 
-    def wait_for_news(self, timeout: float) -> None:
+    def wait_for_news(self, timeout: float, channel: str) -> None:
         """A worker on a SQLite file simply polls."""
         time.sleep(timeout)
+
+    def wait_for_applied(self, timeout: float) -> int | None:
+        """Nobody announces on SQLite: the caller looks at the positions itself."""
+        time.sleep(min(timeout, 0.005))
+        return None
 
     def close(self) -> None:
         """Close every connection this store opened."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +16,9 @@ from psycopg_pool import ConnectionPool
 from projections.database import Cursor, Db, Leadership
 
 POOL_SIZE = 8
+_PLAIN_INSERT = re.compile(
+    r"INSERT INTO (?P<table>\w+) VALUES \(\?(?:\s*,\s*\?)*\)", re.IGNORECASE
+)
 # Any fixed number: workers of one store agree on it to elect a leader.
 LEADER_LOCK = 7_441_204
 TABLES_LOCK = 7_441_205
@@ -35,8 +40,27 @@ class Row(tuple[Any, ...]):
 
 
 def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Row]:
-    names = {column.name: i for i, column in enumerate(cursor.description or ())}
+    columns = tuple(column.name for column in cursor.description or ())
+    return _row_class(columns)
+
+
+@functools.cache
+def _row_class(columns: tuple[str, ...]) -> type[Row]:
+    # One class per shape of result: making a class costs more than a query's rows.
+    names = {name: i for i, name in enumerate(columns)}
     return type("Row", (Row,), {"names": names})
+
+
+@functools.cache
+def _plain_insert_table(text: str) -> str | None:
+    """The table a one-row insert of every column fills, or None for anything else.
+
+    ``INSERT INTO t VALUES (?, ..., ?)`` names every column in order, as a COPY
+    of the same rows does; an insert with a conflict clause, a column list or a
+    constant among its values is left to executemany.
+    """
+    found = _PLAIN_INSERT.fullmatch(text.strip())
+    return found["table"] if found else None
 
 
 def _as_reader(connection: psycopg.Connection[Any]) -> None:
@@ -63,8 +87,21 @@ class _Db:
         return self._connection.execute(self._sql(text), params)
 
     def executemany(self, text: str, params: Iterable[Sequence[Any]], /) -> Any:
-        with self._connection.cursor() as cursor:
-            cursor.executemany(self._sql(text), params)
+        table = _plain_insert_table(text)
+        if table is None:
+            with self._connection.cursor() as cursor:
+                cursor.executemany(self._sql(text), params)
+            return
+        # A run of plain inserts is copied in: psycopg's executemany spends more
+        # per row sending one message each than the server spends inserting it.
+        with (
+            self._connection.cursor() as cursor,
+            cursor.copy(
+                sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(table))
+            ) as copy,
+        ):
+            for row in params:
+                copy.write_row(row)
 
 
 class PostgresStore:
@@ -94,7 +131,7 @@ class PostgresStore:
             conninfo, min_size=1, max_size=1, kwargs=options, open=True
         )
         self._writer = threading.Lock()
-        self._listener: psycopg.Connection[Any] | None = None
+        self._listeners: dict[str, psycopg.Connection[Any]] = {}
 
     @contextmanager
     def writing(self) -> Iterator[Db]:
@@ -163,21 +200,46 @@ class PostgresStore:
     def _channel(self) -> str:
         return f"qualify_{self.schema}"
 
-    def announce(self) -> None:
-        """Wake the workers listening on this schema's channel."""
+    def announce(self, position: int) -> None:
+        """Tell the servers of this schema that the read models reached ``position``."""
         with self._writers.connection() as connection:
             connection.execute(
-                sql.SQL("NOTIFY {}").format(sql.Identifier(self._channel))
+                "SELECT pg_notify(%s, %s)", (self._channel, str(position))
             )
 
-    def wait_for_news(self, timeout: float) -> None:
-        """Wait on this schema's channel for up to ``timeout`` seconds."""
-        if self._listener is None:
-            listener = psycopg.connect(self._conninfo, autocommit=True)
-            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
-            self._listener = listener
-        for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+    def wait_for_news(self, timeout: float, channel: str) -> None:
+        """Wait up to ``timeout`` seconds for the event store's notice on ``channel``.
+
+        The event store notifies its channel in every transaction that stores
+        events, so a worker wakes when a command commits. The channel is named
+        after the events table, not the schema: stores sharing a database wake
+        each other's workers now and then, which costs them one empty look.
+        """
+        for _ in self._listener(channel).notifies(timeout=timeout, stop_after=1):
             break
+
+    def wait_for_applied(self, timeout: float) -> int | None:
+        """The furthest position a worker announced within ``timeout`` seconds.
+
+        Announcements sent since the previous call are waiting already and come
+        back at once. One thread at a time may wait.
+        """
+        furthest = None
+        listener = self._listener(self._channel)
+        for notice in listener.notifies(timeout=timeout, stop_after=1):
+            furthest = int(notice.payload)
+        # Whatever else has arrived meanwhile is read without waiting.
+        for notice in listener.notifies(timeout=0):
+            furthest = max(furthest or 0, int(notice.payload))
+        return furthest
+
+    def _listener(self, channel: str) -> psycopg.Connection[Any]:
+        listener = self._listeners.get(channel)
+        if listener is None:
+            listener = psycopg.connect(self._conninfo, autocommit=True)
+            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            self._listeners[channel] = listener
+        return listener
 
     @property
     def conninfo(self) -> str:
@@ -216,9 +278,10 @@ class PostgresStore:
             )
 
     def close(self) -> None:
-        """Close the pool and the listening connection."""
-        if self._listener is not None:
-            self._listener.close()
+        """Close the pools and the listening connections."""
+        for listener in self._listeners.values():
+            listener.close()
+        self._listeners.clear()
         self._pool.close()
         self._writers.close()
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from uuid import UUID
 
@@ -29,6 +30,8 @@ from qualify.event_store import TOPIC as RECORDER_TOPIC
 
 # How long a server waits for projection workers before answering anyway.
 READ_TIMEOUT_SECONDS = 10.0
+# How often a server waiting for workers reads their position for itself.
+LOOK_SECONDS = 0.05
 # A SQLite commit writes every page its batch touched into the write-ahead log
 # and may checkpoint it into the file: a bulk import's 100,000 events applied
 # 20,000 at a time spent 0.5 s committing, 2,000 at a time 2 s. A command that
@@ -79,6 +82,17 @@ class Backend:
     embedded: bool = True
     """Whether this process keeps the read models current (else workers do)."""
     read_timeout: float = READ_TIMEOUT_SECONDS
+
+    watch: Watch = field(init=False)
+    """How a server that leaves the read models to workers waits for them."""
+
+    def __post_init__(self) -> None:
+        self.watch = Watch(self.follower, self.store)
+
+    @property
+    def events_channel(self) -> str:
+        """What the event store notifies when it stores events (PostgreSQL only)."""
+        return str(getattr(self.log.recorder, "channel_name", ""))
 
     def principal(self, username: str, token_role: Role) -> Principal:
         """The user a token names, with the rights the store gives them now."""
@@ -134,23 +148,15 @@ class Backend:
         Gives up after ``read_timeout`` seconds when no worker advances them, and
         says so by returning False; the command itself has been stored either way.
         """
-        if self.embedded:
-            deadline = time.monotonic() + self.read_timeout
-            # A hole below ``position`` is waited for until it fills or is final.
-            while self.follower.catch_up(until=position).position < position:
-                if time.monotonic() > deadline:
-                    return False
-                time.sleep(0.001)
-            return True
-
-        self.store.announce()
         deadline = time.monotonic() + self.read_timeout
-        pause = 0.001
-        while self.follower.stored_position() < position:
+        if not self.embedded:
+            return self.watch.wait(position, deadline)
+
+        # A hole below ``position`` is waited for until it fills or is final.
+        while self.follower.catch_up(until=position).position < position:
             if time.monotonic() > deadline:
                 return False
-            time.sleep(pause)
-            pause = min(pause * 2, 0.02)
+            time.sleep(0.001)
         return True
 
     def close(self) -> None:
@@ -159,6 +165,59 @@ class Backend:
             self.store.close()
         finally:
             self.log.close()
+
+
+class Watch:
+    """Waits, for any number of threads at once, until workers reach a position.
+
+    One waiting thread at a time listens for the workers' announcements and reads
+    the stored positions; the others wait for it to tell them what it learned. A
+    position is read from the store at least every ``LOOK_SECONDS``, so a lost
+    announcement delays an answer by that much, never for good.
+    """
+
+    def __init__(self, follower: Follower, store: ReadStore) -> None:
+        self._follower = follower
+        self._store = store
+        self._changed = threading.Condition()
+        self._reached = 0
+        self._listening = False
+
+    def wait(self, position: int, deadline: float) -> bool:
+        """Whether the read models reached ``position`` before ``deadline``."""
+        with self._changed:
+            while self._reached < position:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                if self._listening:
+                    self._changed.wait(remaining)
+                    continue
+
+                self._listening = True
+                self._changed.release()
+                try:
+                    reached = self._look(position, min(remaining, LOOK_SECONDS))
+                finally:
+                    self._changed.acquire()
+                    self._listening = False
+                self._reached = max(self._reached, reached)
+                self._changed.notify_all()
+        return True
+
+    def _look(self, position: int, timeout: float) -> int:
+        # Announcements queue up on the listening connection between looks, so
+        # one sent after the read below is still heard.
+        announced = self._store.wait_for_applied(0)
+        reached = max(announced or 0, self._follower.stored_position())
+        deadline = time.monotonic() + timeout
+        while reached < position:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            announced = self._store.wait_for_applied(remaining)
+            reached = max(reached, announced or 0)
+        return reached
 
 
 def _batch_size(store: ReadStore) -> int:

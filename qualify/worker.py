@@ -84,7 +84,8 @@ def _follow(
                 continue
 
             started = time.perf_counter()
-            result = backend.follower.catch_up()
+            # Each batch is announced as it commits, for the servers waiting on it.
+            result = backend.follower.catch_up(progress=backend.store.announce)
             stats.events += result.events
             now = time.monotonic()
             if result.events and now - last_report >= LAG_LOG_SECONDS:
@@ -98,8 +99,8 @@ def _follow(
                 )
                 last_report = now
             if not result.events:
-                # Servers announce new events; the timeout is only a fallback.
-                backend.store.wait_for_news(poll_seconds)
+                # Every save notifies; the timeout is only a fallback.
+                backend.store.wait_for_news(poll_seconds, backend.events_channel)
     finally:
         # Else a connection still holding the lock outlives this attempt, and the
         # next one (or another worker) could not take the lead.
