@@ -12,14 +12,14 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 
 from domain import commands as c
 from domain.access import Access, access_id
@@ -138,6 +138,8 @@ class Outcome:
     """What an import did, row by row."""
     caught_up: bool = True
     """Whether the read models had applied it when the answer was given."""
+    recorded: Sequence[Recording[UUID]] = ()
+    """Every event the command's group stored, with its position, in order."""
 
 
 def _accept(key: UUID, command: c.Command, value: str | None) -> IdempotencyKey:
@@ -181,6 +183,7 @@ class _Request:
     report: ImportReport | None = None
     error: BaseException | None = None
     position: int | None = None
+    recorded: Sequence[Recording[UUID]] = ()
 
     def restart(self) -> None:
         self.value, self.stored, self.replayed = None, False, False
@@ -189,7 +192,13 @@ class _Request:
     def outcome(self) -> Outcome:
         if self.error is not None:
             raise self.error
-        return Outcome(self.value, self.position, self.replayed, self.report)
+        return Outcome(
+            self.value,
+            self.position,
+            self.replayed,
+            self.report,
+            recorded=self.recorded if self.stored else (),
+        )
 
 
 Handler = Callable[[Unit, Any, Principal], str | None]
@@ -313,6 +322,7 @@ class Qualify:
                 last = recordings[-1].notification.id if recordings else None
                 for request in requests:
                     request.position = last if request.stored else None
+                    request.recorded = recordings
                     request.finished = True
                 return
 

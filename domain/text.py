@@ -11,6 +11,10 @@ _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 def hidden_character(text: str, allowed: str = "") -> str | None:
     """The first invisible or control character in ``text`` (as U+XXXX), if any."""
+    # Every hidden category is one that ``isprintable`` refuses, so text it
+    # accepts (nearly every cell of an import) needs no look at each character.
+    if text.isprintable():
+        return None
     for char in text:
         if unicodedata.category(char) in _HIDDEN and char not in allowed:
             return f"U+{ord(char):04X}"

@@ -24,6 +24,10 @@ BUSY_TIMEOUT_SECONDS = 30.0
 # How much of a scratch file may stay in memory from one batch to the next; a
 # ceiling, taken only as pages are read.
 SCRATCH_CACHE_KIB = 256 * 1024
+# SQLite's own default is 2 MiB: a bulk import's rows land all over tables and
+# indexes keyed by random ids, and with so small a cache each insert of a
+# 100,000-record import read its pages back from the file again.
+WRITER_CACHE_KIB = 64 * 1024
 
 
 class Cursor(Protocol):
@@ -83,6 +87,15 @@ class Writer(Db, Protocol):
         """The log position of the event being applied."""
         ...
 
+    @property
+    def shared(self) -> dict[Any, Any]:
+        """What one read model worked out about the batch's events for the others.
+
+        Every read model applying the same batch sees the same mapping, so work
+        that depends only on an event (its JSON, say) is done once per event.
+        """
+        ...
+
 
 def one_of(column: str, values: Sequence[str] | None) -> tuple[str, list[object]]:
     """A condition that ``column`` is one of ``values``; None means no condition.
@@ -99,8 +112,9 @@ def one_of(column: str, values: Sequence[str] | None) -> tuple[str, list[object]
 class BufferedWriter:
     """Groups runs of the same write statement into one ``executemany``."""
 
-    def __init__(self, db: Db) -> None:
+    def __init__(self, db: Db, shared: dict[Any, Any] | None = None) -> None:
         self._db = db
+        self._shared = {} if shared is None else shared
         # Per lane: the statement held back, the rows it is to run with, and where
         # among them the row written with each key is.
         self._held: dict[str, tuple[str, list[Sequence[Any]], dict[Hashable, int]]] = {}
@@ -110,6 +124,10 @@ class BufferedWriter:
     @property
     def memo(self) -> dict[str, Any]:
         return self._memo
+
+    @property
+    def shared(self) -> dict[Any, Any]:
+        return self._shared
 
     def write(
         self,
@@ -247,6 +265,7 @@ class SQLiteStore:
             self._writer.execute(f"PRAGMA cache_size=-{SCRATCH_CACHE_KIB}")
         elif not self.in_memory:
             self._writer.execute("PRAGMA journal_mode=WAL")
+            self._writer.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(

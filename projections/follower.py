@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, Recording
 
 from domain.application import EventLog
 from domain.events import Event
@@ -111,15 +111,19 @@ class Follower:
         self,
         until: int | None = None,
         progress: Callable[[int], None] | None = None,
+        recorded: Sequence[Recording[Any]] = (),
     ) -> CatchUp:
         """Apply new events; with ``until``, stop once that position is reached.
 
-        ``progress`` is told the position reached after each batch.
+        ``progress`` is told the position reached after each batch. ``recorded``
+        may hold events this process has just stored, with their positions: where
+        the read models stand right before them, they are applied as they are
+        instead of being read back from the store and decoded again.
         """
         applied = 0
         with self._lock:
             while until is None or self.position < until:
-                count = self._apply_next_batch(until)
+                count = self._apply_next_batch(until, recorded)
                 if not count:
                     break
                 applied += count
@@ -127,7 +131,9 @@ class Follower:
                     progress(self.position)
         return CatchUp(applied, self.position)
 
-    def _apply_next_batch(self, until: int | None) -> int:
+    def _apply_next_batch(
+        self, until: int | None, recorded: Sequence[Recording[Any]]
+    ) -> int:
         # Positions are read from the store, not remembered: another process on the
         # same store may have moved them since.
         with self.store.reading() as db:
@@ -137,24 +143,27 @@ class Follower:
         if until is not None and start >= until:
             return 0
 
-        # The log is read before the write transaction opens: holding the write
-        # lock while waiting for the event store's connections could deadlock
-        # with a command waiting for that lock.
-        notifications = self._ready(
-            start,
-            self.log.recorder.select_notifications(
-                start=start + 1, limit=self.batch_size, stop=until
-            ),
-        )
-        if not notifications:
-            return 0
-        batch = [(n.id, self.log.mapper.to_domain_event(n)) for n in notifications]
+        batch = _following(recorded, start, self.batch_size, until)
+        if not batch:
+            # The log is read before the write transaction opens: holding the
+            # write lock while waiting for the event store's connections could
+            # deadlock with a command waiting for that lock.
+            notifications = self._ready(
+                start,
+                self.log.recorder.select_notifications(
+                    start=start + 1, limit=self.batch_size, stop=until
+                ),
+            )
+            if not notifications:
+                return 0
+            batch = [(n.id, self.log.mapper.to_domain_event(n)) for n in notifications]
         last = batch[-1][0]
 
+        shared: dict[Any, Any] = {}
         with self.store.writing() as db:
             positions = self._stored_positions(db, lock=True)
             for index, handlers in enumerate(self._handlers):
-                apply(db, handlers, batch, after=positions[index])
+                apply(db, handlers, batch, after=positions[index], shared=shared)
                 positions[index] = max(positions[index], last)
                 db.execute(
                     "UPDATE projection_positions SET position = ? WHERE name = ?",
@@ -201,6 +210,24 @@ class Follower:
         return [stored[p.name] for p in self.projections]
 
 
+def _following(
+    recorded: Sequence[Recording[Any]], start: int, limit: int, until: int | None
+) -> list[tuple[int, object]]:
+    """The recorded events right after position ``start``, if they are all there."""
+    if not recorded:
+        return []
+    first = recorded[0].notification.id
+    if recorded[-1].notification.id - first != len(recorded) - 1:
+        return []
+    offset = start + 1 - first
+    if not 0 <= offset < len(recorded):
+        return []
+    end = offset + limit
+    if until is not None:
+        end = min(end, until - first + 1)
+    return [(r.notification.id, r.domain_event) for r in recorded[offset:end]]
+
+
 def _refuse_rebuild(projection: Projection, stored: int) -> None:
     if not projection.rebuildable:
         raise RuntimeError(
@@ -215,11 +242,15 @@ def apply(
     handlers: Mapping[type[Event], Apply],
     batch: Sequence[tuple[int, object]],
     after: int = 0,
+    shared: dict[Any, Any] | None = None,
 ) -> None:
-    """Apply the events of ``batch`` beyond position ``after`` to one read model."""
+    """Apply the events of ``batch`` beyond position ``after`` to one read model.
+
+    ``shared`` is handed to every read model applying the same batch.
+    """
     # One read model at a time, so runs of the same statement (a row per record,
     # say) go to the database as one executemany.
-    writer = BufferedWriter(db)
+    writer = BufferedWriter(db, shared)
     for position, event in batch:
         if position > after:
             writer.position = position

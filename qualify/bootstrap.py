@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date
 from uuid import UUID
+
+from eventsourcing.persistence import Recording
 
 from domain.application import EventLog, Outcome, Qualify
 from domain.commands import Command, ImportTrainingRecords
@@ -132,7 +135,7 @@ class Backend:
         if outcome.replayed:
             # The first run may have ended before the read models caught up.
             target = self.log.recorder.max_notification_id() or 0
-        if target is not None and not self.reach(target):
+        if target is not None and not self.reach(target, outcome.recorded):
             _logger.warning(
                 "the read models did not reach position %d within %.0f s; "
                 "is a projection worker running?",
@@ -142,18 +145,19 @@ class Backend:
             return replace(outcome, caught_up=False)
         return outcome
 
-    def reach(self, position: int) -> bool:
+    def reach(self, position: int, recorded: Sequence[Recording[UUID]] = ()) -> bool:
         """Return once the read models have applied ``position``.
 
         Gives up after ``read_timeout`` seconds when no worker advances them, and
         says so by returning False; the command itself has been stored either way.
+        ``recorded``, the events just stored, spares reading them back.
         """
         deadline = time.monotonic() + self.read_timeout
         if not self.embedded:
             return self.watch.wait(position, deadline)
 
         # A hole below ``position`` is waited for until it fills or is final.
-        while self.follower.catch_up(until=position).position < position:
+        while self.follower.catch_up(position, recorded=recorded).position < position:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.001)
