@@ -311,15 +311,21 @@ def server(database_url: str, logs: Path) -> Iterator[Process]:
 
 
 @contextmanager
-def baseline_server(database_url: str, logs: Path) -> Iterator[Process]:
-    """``bench.baseline_api`` under uvicorn on a free loopback port, up and healthy."""
+def baseline_server(
+    database_url: str,
+    logs: Path,
+    factory: str = "bench.baseline_api:app_from_env",
+    name: str = "baseline",
+) -> Iterator[Process]:
+    """A baseline app (``bench.baseline_api`` unless ``factory`` names another)
+    under uvicorn on a free loopback port, up and healthy."""
     port = free_port()
     argv = [
         sys.executable,
         "-m",
         "uvicorn",
         "--factory",
-        "bench.baseline_api:app_from_env",
+        factory,
         "--host",
         LOOPBACK,
         "--port",
@@ -328,7 +334,7 @@ def baseline_server(database_url: str, logs: Path) -> Iterator[Process]:
         "--log-level",
         "warning",
     ]
-    with subprocess_of("baseline", argv, database_url, logs) as process:
+    with subprocess_of(name, argv, database_url, logs) as process:
         base = f"http://{LOOPBACK}:{port}"
         process.extra["base"] = base
         _wait_healthy(process, f"{base}/health")

@@ -10,6 +10,10 @@ k-th request completes course k mod 211 for learner k mod 200, so each request i
 distinct (learner, content, date) and concurrent requests never race for the same
 learner or code. The server runs as ``qualify serve`` (on PostgreSQL beside a
 ``qualify projections run`` worker); the load comes from ``bench.load``.
+
+On SQLite the same bodies also go to ``bench/baseline_floor.py``, the same
+mutation answered by an empty resolver on the same stack: the most any GraphQL
+mutation manages here, shown beside the raw commit rate.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from bench.harness import (
     Process,
     Scale,
     admin_token,
+    baseline_server,
     cpu_sample,
     cpu_use,
     postgres_activity,
@@ -52,6 +57,7 @@ ORDER = 10
 SPEC = Spec(learners=200, codes=211, courses=211, paths=10)
 GOAL = ">= 0.5 x raw commits/s"
 GOAL_RATIO = 0.5
+FLOOR_APP = "bench.baseline_floor:app"
 MUTATION = (
     "mutation Complete($input: CompleteContentInput!) { completeContent(input: "
     "$input) { trainingRecord { recordId code completionDate } "
@@ -87,8 +93,14 @@ def _on_sqlite(scale: Scale) -> list[Row]:
         bodies = _bodies(catalogue, tmp)
         with server(url, tmp) as process:
             load = _load(scale, process, [process], bodies, "SQLite")
+        with baseline_server(url, tmp, FLOOR_APP, "floor") as process:
+            process.extra["url"] = f"{process.extra['base']}/graphql"
+            floor = _load(scale, process, [process], bodies, "the floor")
         baseline_name = f"raw INSERT+COMMIT, WAL, synchronous={settings.synchronous}"
-        return _rows("SQLite", scale, load, raw, baseline_name)
+        return [
+            *_rows("SQLite", scale, load, raw, baseline_name),
+            _floor_row(scale, floor, raw, baseline_name),
+        ]
 
 
 def _on_postgres(scale: Scale) -> list[Row]:
@@ -240,6 +252,21 @@ def _rows(
             higher_is_better=False,
         ),
     ]
+
+
+def _floor_row(
+    scale: Scale, floor: dict[str, Any], raw: dict[str, Any], baseline_name: str
+) -> Row:
+    return Row(
+        scenario=f"completeContent, {scale.concurrency} clients: the same mutation "
+        "with nothing behind it (bench/baseline_floor.py): mutations/s",
+        unit="/s",
+        ours=floor["throughput"],
+        baseline=raw["rate"],
+        baseline_name=baseline_name,
+        goal=NO_GOAL,
+        notes={"load": floor, "conditions": _conditions("the floor", floor)},
+    )
 
 
 def _conditions(store: str, load: dict[str, Any]) -> str:

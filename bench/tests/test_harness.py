@@ -12,7 +12,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bench import load
+import httpx
+
+from bench import baseline_floor, load
 from bench.data import (
     Catalogue,
     spread_completions,
@@ -21,6 +23,7 @@ from bench.data import (
 )
 from bench.harness import Finished, RssSampler, import_phases, memory_kb, reset_peak
 from bench.report import Row, render, write_json
+from bench.scenarios.complete_content import MUTATION
 from bench.stats import percentile, summary_ms
 from domain.imports import read_file
 
@@ -225,3 +228,33 @@ def test_memory_of_this_process() -> None:
         sum(range(10_000))
     assert sampler.samples >= 1
     assert sampler.peak_kb > 0
+
+
+async def test_the_floor_answers_the_benchmarks_mutation() -> None:
+    body = {
+        "query": MUTATION,
+        "variables": {
+            "input": {
+                "contentId": "c1",
+                "username": "ann",
+                "completionDate": "2024-01-02",
+            }
+        },
+    }
+    transport = httpx.ASGITransport(app=baseline_floor.app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await client.post("/graphql", json=body)
+
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "data": {
+            "completeContent": {
+                "trainingRecord": {
+                    "recordId": "c1",
+                    "code": None,
+                    "completionDate": "2024-01-02",
+                },
+                "userErrors": [],
+            }
+        }
+    }

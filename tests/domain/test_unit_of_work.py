@@ -100,6 +100,12 @@ def held(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> HeldSaves:
     return HeldSaves(backend, monkeypatch)
 
 
+@pytest.fixture
+def theirs(durable_backend: Backend, open_backend: Callable[[str], Backend]) -> Backend:
+    """A second write model on the durable store, as another process would be."""
+    return open_backend(durable_backend.settings.database_url)
+
+
 def test_commands_that_wait_together_are_saved_in_one_transaction(
     backend: Backend, seed: Seed, held: HeldSaves
 ) -> None:
@@ -195,12 +201,9 @@ def test_a_command_in_a_group_sees_what_the_earlier_ones_decided(
 
 
 def test_another_writers_change_reaches_the_cached_aggregates(
-    durable_backend: Backend, open_backend: Callable[[str], Backend]
+    durable_backend: Backend, theirs: Backend
 ) -> None:
-    # Two write models on one store, as two server processes would be.
     mine = durable_backend
-    url = mine.settings.database_url
-    theirs = open_backend(url)
     run(mine, c.CreateCode("CPR"))
     run(mine, c.CreateCode("AED"))
     mine_cached = live_code(mine, "CPR").code_id
@@ -220,10 +223,9 @@ def test_another_writers_change_reaches_the_cached_aggregates(
 
 
 def test_a_validity_set_by_another_writer_counts_in_the_next_award(
-    durable_backend: Backend, open_backend: Callable[[str], Backend]
+    durable_backend: Backend, theirs: Backend
 ) -> None:
     mine = durable_backend
-    theirs = open_backend(mine.settings.database_url)
     _seed(mine)
     run(mine, c.SetPathSteps(SEED_PATH, (c.StepInput("CPR", "First aid", 10),)))
     for username in (LEARNER, OTHER_LEARNER):
@@ -240,10 +242,9 @@ def test_a_validity_set_by_another_writer_counts_in_the_next_award(
 
 
 def test_write_models_racing_on_one_store_lose_nothing(
-    durable_backend: Backend, open_backend: Callable[[str], Backend]
+    durable_backend: Backend, theirs: Backend
 ) -> None:
     mine = durable_backend
-    theirs = open_backend(mine.settings.database_url)
     _seed(mine)
     days = [date(2023, 1, day) for day in range(1, 17)]
     barrier = threading.Barrier(len(days))
@@ -263,10 +264,9 @@ def test_write_models_racing_on_one_store_lose_nothing(
 
 
 def test_a_code_in_use_elsewhere_is_not_deleted_from_a_stale_cache(
-    durable_backend: Backend, open_backend: Callable[[str], Backend]
+    durable_backend: Backend, theirs: Backend
 ) -> None:
     mine = durable_backend
-    theirs = open_backend(mine.settings.database_url)
     run(mine, c.CreateCode("CPR"))
     run(mine, c.UpdateCodeDescription("CPR", "First aid"))
     run(theirs, c.CreateContent(ContentKind.COURSE, "First aid", code="CPR"))
