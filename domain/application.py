@@ -205,9 +205,10 @@ Handler = Callable[[Unit, Any, Principal], str | None]
 
 
 class EventLog(Application[UUID]):
-    """The library's application: event store, repository and notification log."""
+    """The library's application: event store, snapshots and notification log."""
 
     name = "qualify"
+    is_snapshotting_enabled = True
 
 
 class Qualify:

@@ -13,6 +13,7 @@ import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from string import ascii_letters, digits
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.errors import InvalidCode, InvalidInput
@@ -95,6 +96,7 @@ class QualificationCode(Aggregate):
     """A code, what uses it, and how many active training records carry it."""
 
     TOPIC = "qualify:QualificationCode"
+    SNAPSHOT_SHAPE = 1
 
     def __init__(
         self,
@@ -110,6 +112,32 @@ class QualificationCode(Aggregate):
         # owner id -> (kind, id of the path a step belongs to, or the owner itself)
         self.uses: dict[str, tuple[str, str]] = {}
         self.record_count = 0
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """The code's name, uses and count, as plain JSON values."""
+        return {
+            "code": self.code,
+            "description": self.description,
+            "deleted": self.deleted,
+            "uses": [
+                [owner, kind, container]
+                for owner, (kind, container) in self.uses.items()
+            ],
+            "record_count": self.record_count,
+        }
+
+    @classmethod
+    def from_snapshot(
+        cls, id: UUID, created_on: datetime, state: dict[str, Any]
+    ) -> QualificationCode:
+        """The code ``snapshot_state`` wrote down."""
+        code = cls(id, created_on, state["code"], state["description"])
+        code.deleted = state["deleted"]
+        code.uses = {
+            owner: (kind, container) for owner, kind, container in state["uses"]
+        }
+        code.record_count = state["record_count"]
+        return code
 
     @property
     def in_use(self) -> bool:
@@ -144,9 +172,8 @@ class QualificationCode(Aggregate):
             kind, _ = self.uses[owner_id]
             self.trigger(CodeDetached, kind=kind, owner_id=owner_id)
 
-    # Shortcoming: counting records here makes every record with this code append
-    # to this aggregate, and there are no snapshots yet, so loading a code carried
-    # by hundreds of thousands of records replays that many events.
+    # Counting records here makes every record with this code append to this
+    # aggregate; a snapshot spares a load all but the latest of those events.
     def add_records(self, count: int) -> None:
         """Count ``count`` more active training records carrying this code."""
         if count:

@@ -73,11 +73,11 @@ def event_types() -> list[type[Event]]:
 
 
 @dataclass_transform(frozen_default=True)
-class _EventType(MetaDomainEvent):
+class EventType(MetaDomainEvent):
     """Tells type checkers what the library's metaclass does: frozen dataclasses."""
 
 
-class Event(DomainEvent, metaclass=_EventType):
+class Event(DomainEvent, metaclass=EventType):
     """Base of all stored events; subclasses define ``TOPIC`` and ``apply``."""
 
     TOPIC: ClassVar[str] = ""

@@ -117,6 +117,7 @@ class Learner(Aggregate):
     """A registered user and everything they hold."""
 
     TOPIC = "qualify:Learner"
+    SNAPSHOT_SHAPE = 1
 
     def __init__(
         self,
@@ -135,6 +136,46 @@ class Learner(Aggregate):
         self.completions: dict[tuple[str, str], str | None] = {}
         self.joined_paths: set[str] = set()
         self.awarded_paths: dict[str, str] = {}
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """Everything the learner holds, as plain JSON values, in the same order."""
+        return {
+            "username": self.username,
+            "email": self.email,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "records": [r.as_event_fields() for r in self.records.values()],
+            "deleted_records": sorted(self.deleted_records),
+            "enrolments": sorted(self.enrolments),
+            "completions": [[*key, value] for key, value in self.completions.items()],
+            "joined_paths": sorted(self.joined_paths),
+            "awarded_paths": self.awarded_paths,
+        }
+
+    @classmethod
+    def from_snapshot(
+        cls, id: UUID, created_on: datetime, state: dict[str, Any]
+    ) -> Learner:
+        """The learner ``snapshot_state`` wrote down."""
+        learner = cls.__new__(cls)
+        Aggregate.__init__(learner, id, created_on)
+        learner.username = state["username"]
+        learner.email = state["email"]
+        learner.first_name = state["first_name"]
+        learner.last_name = state["last_name"]
+        learner.records = {
+            fields["record_id"]: _record_from_fields(fields)
+            for fields in state["records"]
+        }
+        learner.deleted_records = set(state["deleted_records"])
+        learner.enrolments = set(state["enrolments"])
+        learner.completions = {
+            (content_id, day): record_id
+            for content_id, day, record_id in state["completions"]
+        }
+        learner.joined_paths = set(state["joined_paths"])
+        learner.awarded_paths = dict(state["awarded_paths"])
+        return learner
 
     def held_codes(self) -> Counter[str]:
         """How many active records carry each code."""
@@ -207,6 +248,19 @@ def _record_from(event: TrainingRecordAdded | TrainingRecordUpdated) -> Training
         completion_date=date.fromisoformat(event.completion_date),
         other_information=event.other_information,
         code_id=event.code_id,
+    )
+
+
+def _record_from_fields(fields: dict[str, Any]) -> TrainingRecord:
+    return TrainingRecord(
+        record_id=fields["record_id"],
+        record_type=RecordType(fields["record_type"]),
+        object_id=fields["object_id"],
+        title=fields["title"],
+        training_provider=fields["training_provider"],
+        completion_date=date.fromisoformat(fields["completion_date"]),
+        other_information=fields["other_information"],
+        code_id=fields["code_id"],
     )
 
 

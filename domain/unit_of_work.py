@@ -23,14 +23,21 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.persistence import Recording
 
 from domain.events import Aggregate, Event
 from domain.imports import ImportReport
+from domain.snapshots import (
+    SNAPSHOT_AFTER,
+    Snapshot,
+    Snapshotted,
+    StaleSnapshot,
+    takes_snapshots,
+)
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -125,6 +132,7 @@ class Group:
         self._loaded: dict[UUID, Aggregate | None] = {}
         self.events: list[Event] = []
         self._staged: dict[UUID, list[Event]] = {}
+        self._snapshots: list[Snapshot] = []
 
     def load(self, id: UUID) -> Aggregate | None:
         """The aggregate as the group's earlier commands left it, or None."""
@@ -133,14 +141,34 @@ class Group:
 
         found = self._cache.take(id)
         if isinstance(found, _Unknown):
-            try:
-                found = self._log.repository.get(id, projector_func=replay)
-            except AggregateNotFoundError:
-                found = None
+            found = self._stored(id)
             # Loaded from the store afresh: earlier commands' changes go on again.
             found = replay(found, self._staged.get(id, ()))
         self._loaded[id] = found
         return found
+
+    def _stored(self, id: UUID) -> Aggregate | None:
+        """The aggregate as stored: its latest snapshot, then the events after it."""
+        snapshots = self._log.snapshots
+        latest = None
+        if snapshots is not None:
+            latest = next(iter(snapshots.get(id, desc=True, limit=1)), None)
+        try:
+            start = replay(None, [latest]) if latest is not None else None
+        except StaleSnapshot:
+            latest, start = None, None
+        since = latest.originator_version if latest is not None else 0
+        stored: Aggregate | None = replay(start, self._log.events.get(id, gt=since))
+
+        if (
+            snapshots is not None
+            and takes_snapshots(stored)
+            and stored is not None
+            and stored.version - since >= SNAPSHOT_AFTER
+        ):
+            # Taken now, while it is as stored; written before the group's events.
+            self._snapshots.append(Snapshot.of(cast(Snapshotted, stored)))
+        return stored
 
     def keep(self, unit: Unit) -> list[Event]:
         """Stage what a command that succeeded changed; return its events."""
@@ -165,6 +193,9 @@ class Group:
 
     def save(self) -> list[Recording[UUID]]:
         """Store every staged event in one transaction; cache what is now stored."""
+        if self._snapshots and self._log.snapshots is not None:
+            self._log.snapshots.put(self._snapshots)
+            self._snapshots = []
         recordings = self._log.events.put(self.events) if self.events else []
         for id, aggregate in self._loaded.items():
             self._cache.keep(id, aggregate)
