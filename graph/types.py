@@ -68,15 +68,23 @@ class Edge(Generic[N]):
     node: N
 
 
+def _nodes_of(page: Connection[N], context: Context | None = None) -> list[N]:
+    """A connection's ``nodes``, read directly."""
+    return [edge.node for edge in page.edges]
+
+
 @strawberry.type(description="A page of a list, paged by cursor.")
 class Connection(Generic[N]):
     total_count: int
     page_info: PageInfo
     edges: list[Edge[N]]
 
-    @strawberry.field(description="The page's items, without their cursors.")
+    @strawberry.field(
+        description="The page's items, without their cursors.",
+        metadata={READ: _nodes_of},
+    )
     def nodes(self) -> list[N]:
-        return [edge.node for edge in self.edges]
+        return _nodes_of(self)
 
 
 def connection(page: Page[T], nodes: list[N]) -> Connection[N]:
