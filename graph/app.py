@@ -23,7 +23,7 @@ from strawberry.types.unset import UNSET
 
 from domain.errors import Unauthenticated
 from domain.principal import Principal, Role
-from graph.auth import TokenKeys, principal_from_header
+from graph.auth import TokenCache, TokenKeys
 from graph.context import Context
 from graph.errors import format_error
 from graph.exports import (
@@ -65,7 +65,7 @@ class QualifyGraphQL(GraphQL[Context, None]):
             multipart_uploads_enabled=True,
         )
         self.backend = backend
-        self.token_keys = TokenKeys.from_settings(backend.settings)
+        self.tokens = TokenCache(TokenKeys.from_settings(backend.settings))
 
     async def run(  # type: ignore[override]
         self,
@@ -82,8 +82,8 @@ class QualifyGraphQL(GraphQL[Context, None]):
         adapter = self.request_adapter_class(request)
         if not self.should_render_graphql_ide(adapter):
             try:
-                request.state.principal = principal_from_header(
-                    self.token_keys, request.headers.get("authorization")
+                request.state.principal = self.tokens.principal(
+                    request.headers.get("authorization")
                 )
             except Unauthenticated as error:
                 _log(request, 401, started, "unauthenticated")
