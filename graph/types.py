@@ -387,7 +387,7 @@ class TrainingRecord:
         return self.status_for(info.context, on or info.context.backend.today())
 
     @classmethod
-    def of(cls, row: RecordRow) -> TrainingRecord:
+    def of(cls, row: RecordRow, through: int | None = None) -> TrainingRecord:
         completed = date.fromisoformat(row.completion_date)
         return cls(
             record_id=strawberry.ID(row.record_id),
@@ -401,6 +401,7 @@ class TrainingRecord:
             code=row.code,
             recorded_at=datetime.fromisoformat(row.recorded_at),
             expires_on=expiry_date(completed, row.validity_months),
+            through=through,
         )
 
 
