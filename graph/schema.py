@@ -7,14 +7,10 @@ from collections.abc import Callable, Iterator
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    DisableIntrospection,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.types.execution import ExecutionContext
 
+from graph.documents import CachedDocuments, Documents
 from graph.errors import RequestErrorCode, is_defect
 from graph.execution import PlainFieldsExecutionContext
 from graph.limits import CACHE_SIZE, Limits, limits_extension
@@ -23,6 +19,9 @@ from graph.queries import Query
 from qualify.config import Settings
 
 logger = logging.getLogger(__name__)
+
+DOCUMENTS = Documents(CACHE_SIZE)
+"""Every schema's parsed documents and validation verdicts."""
 
 
 class OperationName(SchemaExtension):
@@ -65,8 +64,7 @@ def build_schema(settings: Settings) -> QualifySchema:
     # The limits come first: their text check must run before the parser cache.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         limits_extension(Limits.from_settings(settings)),
-        lambda: ParserCache(maxsize=CACHE_SIZE),
-        lambda: ValidationCache(maxsize=CACHE_SIZE),
+        lambda: CachedDocuments(DOCUMENTS),
         OperationName,
     ]
     if settings.is_production:
