@@ -483,16 +483,27 @@ class PathProgress:
         progress: Progress,
         names: dict[str, str],
         on: date,
+        shown: dict[str, PathStep] | None = None,
     ) -> PathProgress:
+        """``shown`` keeps the path's steps as made for one participant, so that a
+        page of participants makes each step once rather than once per learner."""
+        made = {} if shown is None else shown
+
+        def step(of: Step) -> PathStep:
+            found = made.get(of.step_id)
+            if found is None:
+                found = made[of.step_id] = PathStep.of(of, names)
+            return found
+
         return cls(
             path_code=path_code,
             username=row.username,
             points_earned=progress.points_earned,
             points_total=progress.points_total,
             percent=progress.percent,
-            satisfied_steps=[PathStep.of(s, names) for s in progress.satisfied],
-            missing_steps=[PathStep.of(s, names) for s in progress.missing],
-            expired_steps=[PathStep.of(s, names) for s in progress.expired],
+            satisfied_steps=[step(s) for s in progress.satisfied],
+            missing_steps=[step(s) for s in progress.missing],
+            expired_steps=[step(s) for s in progress.expired],
             complete=progress.complete,
             measured_on=on,
             joined_at=datetime.fromisoformat(row.joined_at),
@@ -566,8 +577,11 @@ class LearningPath:
             return path_progress.participant_page(db, path, first, after, day, among)
 
         page = await info.context.read(query)
+        shown: dict[str, PathStep] = {}
         nodes = [
-            PathProgress.of(self.code, item.participant, item.progress, self.names, day)
+            PathProgress.of(
+                self.code, item.participant, item.progress, self.names, day, shown
+            )
             for item in page.items
         ]
         return connection(page, nodes)
