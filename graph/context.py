@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import strawberry
 from anyio import to_thread
+from graphql import DocumentNode
 
 from domain.principal import Principal
 from projections.database import Db
@@ -33,6 +34,9 @@ class Context:
     commands: int = 0
 
     idempotency_key: str | None = None
+    executed: tuple[DocumentNode, str | None] | None = None
+    """The query document that reached execution, once it has, and the name of
+    the operation that ran (the first one when the request named none)."""
     _waiting: list[_Waiting] = field(default_factory=list, repr=False)
     _batches: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
