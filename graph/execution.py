@@ -29,19 +29,26 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
     FieldNode,
     FragmentSpreadNode,
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLField,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     InlineFragmentNode,
     SelectionSetNode,
     Undefined,
+    get_nullable_type,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -65,9 +72,11 @@ ANSWERS_KEPT = 1024
 _plain_fields: WeakKeyDictionary[GraphQLSchema, dict[str, dict[str, Plain]]] = (
     WeakKeyDictionary()
 )
-_readable: WeakKeyDictionary[
-    GraphQLSchema, dict[str, dict[str, tuple[Read, GraphQLOutputType]]]
-] = WeakKeyDictionary()
+Readable = tuple[Read, GraphQLOutputType, str | None]
+"""How a plain field is read, its type, and the attribute it is, if it is one."""
+_readable: WeakKeyDictionary[GraphQLSchema, dict[str, dict[str, Readable]]] = (
+    WeakKeyDictionary()
+)
 _Kept = tuple[GraphQLOutputType, tuple[FieldNode, ...], Complete | None]
 _compiled: WeakKeyDictionary[GraphQLSchema, dict[tuple[int, ...], _Kept]] = (
     WeakKeyDictionary()
@@ -212,12 +221,14 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 or any(d.fragment_variable_values for d in details)
             ):
                 return None
-            read, field_type = found
+            read, field_type, attribute = found
             complete = self._complete(field_type, details)
             if complete is None:
                 return None
+            non_null = isinstance(field_type, GraphQLNonNull)
+            leaf = get_nullable_type(field_type)
             fields.append(
-                (response_name, read, complete, isinstance(field_type, GraphQLNonNull))
+                (response_name, attribute, read, _EXACT.get(leaf), complete, non_null)
             )
         return _object(tuple(fields))
 
@@ -281,25 +292,57 @@ def _list(item: Complete, items_non_null: bool) -> Complete:
     return complete
 
 
-def _object(fields: tuple[tuple[str, Read, Complete, bool], ...]) -> Complete:
+_EXACT: dict[Any, type] = {
+    GraphQLString: str,
+    GraphQLID: str,
+    GraphQLBoolean: bool,
+    GraphQLInt: int,
+}
+"""Leaf types whose output coercion gives back a value of exactly this type."""
+_INT = range(GRAPHQL_MIN_INT, GRAPHQL_MAX_INT + 1)
+Field = tuple[str, str | None, Read, type | None, Complete, bool]
+"""An answer's name, the attribute it reads (or None to call ``read``), the type
+that answers as it is, how any other value is completed, and whether null is
+refused."""
+
+
+def _object(fields: tuple[Field, ...]) -> Complete:
     def complete(value: Any, context: Any) -> Any:
         row: dict[str, Any] = {}
-        for response_name, read, complete_field, non_null in fields:
-            try:
-                field_value = read(value, context)
-            except Exception:
-                return Undefined
-            if field_value is None:
-                if non_null:
-                    return Undefined
-                row[response_name] = None
-                continue
-            if field_value is Undefined:
-                return Undefined
-            answer = complete_field(field_value, context)
-            if answer is Undefined:
-                return Undefined
-            row[response_name] = answer
+        try:
+            for (
+                response_name,
+                attribute,
+                read,
+                exact,
+                complete_field,
+                non_null,
+            ) in fields:
+                field_value = (
+                    read(value, context)
+                    if attribute is None
+                    else getattr(value, attribute, Undefined)
+                )
+                if field_value is None:
+                    if non_null:
+                        return Undefined
+                    row[response_name] = None
+                elif type(field_value) is exact and (
+                    exact is not int or field_value in _INT
+                ):
+                    # A text, a flag or a 32-bit number answers as it is.
+                    row[response_name] = field_value
+                else:
+                    answer = (
+                        Undefined
+                        if field_value is Undefined
+                        else complete_field(field_value, context)
+                    )
+                    if answer is Undefined:
+                        return Undefined
+                    row[response_name] = answer
+        except Exception:
+            return Undefined
         return row
 
     return complete
@@ -349,7 +392,7 @@ def plain_fields(schema: GraphQLSchema) -> dict[str, dict[str, Plain]]:
         found = {}
         for name, fields in readable_fields(schema).items():
             leaves = {}
-            for field_name, (read, kind) in fields.items():
+            for field_name, (read, kind, _) in fields.items():
                 non_null = isinstance(kind, GraphQLNonNull)
                 if isinstance(kind, GraphQLNonNull):
                     kind = kind.of_type
@@ -360,9 +403,7 @@ def plain_fields(schema: GraphQLSchema) -> dict[str, dict[str, Plain]]:
     return found
 
 
-def readable_fields(
-    schema: GraphQLSchema,
-) -> dict[str, dict[str, tuple[Read, GraphQLOutputType]]]:
+def readable_fields(schema: GraphQLSchema) -> dict[str, dict[str, Readable]]:
     """Each object type's plain fields of any type, with how each is read."""
     found = _readable.get(schema)
     if found is None:
@@ -379,18 +420,18 @@ def readable_fields(
     return found
 
 
-def _readable_field(field: GraphQLField) -> tuple[Read, GraphQLOutputType] | None:
+def _readable_field(field: GraphQLField) -> Readable | None:
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     if not isinstance(definition, StrawberryField) or definition.extensions:
         return None
     metadata: dict[str, Any] = dict(definition.metadata or {})
     read: Read | None = metadata.get(READ)
-    if read is None:
-        # Only Strawberry's own attribute reader may be skipped unasked.
-        if field.args or not getattr(field.resolve, "_is_default", False):
-            return None
-        read = _attribute(definition.python_name)
-    return read, field.type
+    if read is not None:
+        return read, field.type, None
+    # Only Strawberry's own attribute reader may be skipped unasked.
+    if field.args or not getattr(field.resolve, "_is_default", False):
+        return None
+    return _attribute(definition.python_name), field.type, definition.python_name
 
 
 def _attribute(name: str) -> Read:

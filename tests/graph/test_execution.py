@@ -121,8 +121,10 @@ def test_good_values_answer_the_same_both_ways(query: str) -> None:
         (Loose(None, 1, None, Colour.RED), "name"),  # null where it is not allowed
         (Loose("a", "many", None, Colour.RED), "count"),  # not a number
         (Loose("b", 1, None, "PURPLE"), "colour"),  # not one of the enum's values
+        (Loose("c", 2**31, None, Colour.RED), "count"),  # past 32 bits
+        (Loose("d", -(2**31) - 1, None, Colour.RED), "count"),
     ],
-    ids=["null", "not-a-number", "not-an-enum-value"],
+    ids=["null", "not-a-number", "not-an-enum-value", "too-large", "too-small"],
 )
 def test_bad_values_fail_the_same_way_both_ways(item: Loose, field: str) -> None:
     query = "{ items { name count note colour } }"
@@ -366,3 +368,17 @@ def test_a_query_is_compiled_once_and_answered_from_it_again(
     assert first.data == again.data
     assert count > 0
     assert len(compiled) == count
+
+
+def test_values_graphql_converts_are_converted_the_same_both_ways() -> None:
+    query = "{ items { name count note } }"
+    items = [
+        Loose(name=7, count=True, note=False, colour=Colour.RED),
+        Loose(name="x", count=2**31 - 1, note=1.5, colour=Colour.RED),
+        Loose(name="y", count=-(2**31), note="", colour=Colour.RED),
+    ]
+
+    short = _run(query, items, short=True)
+
+    assert short == _run(query, items, short=False)
+    assert short["data"]["items"][0] == {"name": "7", "count": 1, "note": "false"}
