@@ -17,6 +17,7 @@ from graph.limits import CACHE_SIZE, Limits, RequestLimits
 from graph.mutations import Mutation
 from graph.prepared import PreparedQueries, ReachedExecution
 from graph.queries import Query
+from graph.resolvers import call_resolvers_directly
 from qualify.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def build_schema(settings: Settings) -> QualifySchema:
     )
     built.request_limits = request_limits
     built.prepared = PreparedQueries(CACHE_SIZE)
+    call_resolvers_directly(built)
     return built
 
 
