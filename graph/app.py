@@ -23,7 +23,7 @@ from strawberry.types.unset import UNSET
 
 from domain.errors import Unauthenticated
 from domain.principal import Principal, Role
-from graph.auth import TokenKeys, principal_from_header
+from graph.auth import TokenCache, TokenKeys
 from graph.context import Context
 from graph.errors import format_error
 from graph.exports import (
@@ -34,13 +34,20 @@ from graph.exports import (
     export_records,
     export_template,
 )
-from graph.schema import build_schema
+from graph.prepared import (
+    Prepared,
+    execute_prepared,
+    prepared_cost,
+    request_fields,
+)
+from graph.schema import QualifySchema, build_schema
 from qualify.bootstrap import Backend
 from qualify.config import Settings
 
 logger = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 # Stands in for the caller while GraphiQL's page is served: it has no rights.
 _NOBODY = Principal("nobody", Role.LEARNER)
 # Real requests nest a handful of levels; json's decoder recurses once per level.
@@ -59,13 +66,15 @@ class QualifyGraphQL(GraphQL[Context, None]):
         # send, and no cookie is ever read. Uploads must still carry a preflight
         # header, so that a browser could not send one cross-site even if a proxy
         # in front of us came to add credentials of its own.
+        schema = build_schema(backend.settings)
         super().__init__(
-            build_schema(backend.settings),
+            schema,
             graphql_ide=None if production else "graphiql",
             multipart_uploads_enabled=True,
         )
         self.backend = backend
-        self.token_keys = TokenKeys.from_settings(backend.settings)
+        self.qualify_schema: QualifySchema = schema
+        self.tokens = TokenCache(TokenKeys.from_settings(backend.settings))
 
     async def run(  # type: ignore[override]
         self,
@@ -82,8 +91,8 @@ class QualifyGraphQL(GraphQL[Context, None]):
         adapter = self.request_adapter_class(request)
         if not self.should_render_graphql_ide(adapter):
             try:
-                request.state.principal = principal_from_header(
-                    self.token_keys, request.headers.get("authorization")
+                request.state.principal = self.tokens.principal(
+                    request.headers.get("authorization")
                 )
             except Unauthenticated as error:
                 _log(request, 401, started, "unauthenticated")
@@ -103,7 +112,10 @@ class QualifyGraphQL(GraphQL[Context, None]):
             return _error(status, "BAD_REQUEST", message, request.state.correlation_id)
 
         try:
-            response = await super().run(request, context, root_value)
+            response = await self._run_prepared(request)
+            if response is None:
+                response = await super().run(request, context, root_value)
+                self._remember(request)
         except HTTPException as error:
             # Strawberry's own refusals (a mutation over GET, say) come as plain
             # text; clients get them in the same shape as every other error.
@@ -120,6 +132,50 @@ class QualifyGraphQL(GraphQL[Context, None]):
         _log(request, response.status_code, started, _outcome(request))
         response.headers["X-Request-Id"] = request.state.correlation_id
         return response
+
+    async def _run_prepared(self, request: Request) -> Response | None:
+        """The answer to a query that has reached execution before, given as
+        Strawberry's view would give it, or None for the view to answer."""
+        fields = _json_fields(request)
+        prepared = fields and self.qualify_schema.prepared.get(fields[0], fields[2])
+        if not fields or not prepared:
+            return None
+        query, variables, operation_name = fields
+        # A client asking for a streamed answer gets it from the view.
+        if self._get_stream_transport_from_headers(request.headers) is not None:
+            return None
+        cost = prepared_cost(self.qualify_schema, prepared, query, variables)
+        if cost is None:
+            return None
+
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        result = await execute_prepared(
+            self.qualify_schema,
+            prepared,
+            cost,
+            context,
+            query,
+            variables,
+            operation_name,
+        )
+        response_data = await self.process_result(request=request, result=result)
+        if result.errors:
+            self._handle_errors(result.errors, response_data)
+        return self.create_response(
+            response_data=response_data, sub_response=sub_response
+        )
+
+    def _remember(self, request: Request) -> None:
+        """Keep a query that reached execution for the next request sending it."""
+        context = getattr(request.state, "context", None)
+        fields = _json_fields(request)
+        if fields and context is not None and context.executed is not None:
+            query, _, operation_name = fields
+            document, runs = context.executed
+            self.qualify_schema.prepared.remember(
+                query, operation_name, Prepared(document, runs, context.operation)
+            )
 
     async def parse_multipart(self, request: Any) -> dict[str, str]:
         # Strawberry follows the form's map into the operations as given; a path
@@ -329,13 +385,25 @@ async def _body_problem(request: Request) -> tuple[int, str] | None:
         return 400, "The body is not valid JSON."
     if not isinstance(data, dict):
         return 400, "The body must be a JSON object with a query field."
-    try:
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return 400, (
-            "The body holds a lone surrogate escape (\\ud800-\\udfff), not text."
-        )
+    # Only an escape can put half of a surrogate pair into the decoded text.
+    if _SURROGATE_ESCAPE.search(body):
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return 400, (
+                "The body holds a lone surrogate escape (\\ud800-\\udfff), not text."
+            )
+    request.state.json = data
     return None
+
+
+def _json_fields(
+    request: Request,
+) -> tuple[str, dict[str, Any] | None, str | None] | None:
+    """The query, variables and operation name of a plain JSON POST, or None."""
+    if request.method != "POST" or _media_type(request) != "application/json":
+        return None
+    return request_fields(getattr(request.state, "json", None))
 
 
 def upload_map_problem(

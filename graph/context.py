@@ -9,9 +9,10 @@ from typing import Any, TypeVar
 
 import strawberry
 from anyio import to_thread
+from graphql import DocumentNode
 
 from domain.principal import Principal
-from projections.database import Db
+from projections.database import Db, ReadStore
 from projections.paging import check_page_size
 from qualify.bootstrap import Backend
 
@@ -33,6 +34,9 @@ class Context:
     commands: int = 0
 
     idempotency_key: str | None = None
+    executed: tuple[DocumentNode, str | None] | None = None
+    """The query document that reached execution, once it has, and the name of
+    the operation that ran (the first one when the request named none)."""
     _waiting: list[_Waiting] = field(default_factory=list, repr=False)
     _batches: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
@@ -76,41 +80,58 @@ class Context:
 
     def _start_batch(self) -> None:
         batch, self._waiting = self._waiting, []
-        task = asyncio.get_running_loop().create_task(self._read_batch(batch))
+        store = self.backend.store
+        if store.reads_inline and not any(aside for _, _, aside in batch):
+            # Nothing here waits, so the batch is read in this very callback,
+            # without a task to make and a turn of the loop to wait for.
+            try:
+                outcomes = _read_all(store, batch)
+            except BaseException as error:
+                _fail(batch, error)
+                raise
+            _settle(batch, outcomes)
+            return
+
+        task = asyncio.get_running_loop().create_task(self._read_aside(batch))
         # The loop keeps only a weak reference to its tasks.
         self._batches.add(task)
         task.add_done_callback(self._batches.discard)
 
-    async def _read_batch(self, batch: list[_Waiting]) -> None:
-        store = self.backend.store
-
-        def run() -> list[tuple[bool, Any]]:
-            outcomes: list[tuple[bool, Any]] = []
-            with store.reading() as db:
-                for query, _, _ in batch:
-                    try:
-                        outcomes.append((True, query(db)))
-                    except Exception as error:
-                        outcomes.append((False, error))
-            return outcomes
-
+    async def _read_aside(self, batch: list[_Waiting]) -> None:
         try:
-            if store.reads_inline and not any(aside for _, _, aside in batch):
-                outcomes = run()
-            else:
-                outcomes = await to_thread.run_sync(run)
+            outcomes = await to_thread.run_sync(_read_all, self.backend.store, batch)
         except BaseException as error:
-            for _, answer, _ in batch:
-                if not answer.done():
-                    answer.set_exception(error)
+            _fail(batch, error)
             raise
-        for (_, answer, _), (ok, value) in zip(batch, outcomes, strict=True):
-            if answer.done():
-                continue
-            if ok:
-                answer.set_result(value)
-            else:
-                answer.set_exception(value)
+        _settle(batch, outcomes)
+
+
+def _read_all(store: ReadStore, batch: list[_Waiting]) -> list[tuple[bool, Any]]:
+    """Each query's answer or error, all read in one snapshot."""
+    outcomes: list[tuple[bool, Any]] = []
+    with store.reading() as db:
+        for query, _, _ in batch:
+            try:
+                outcomes.append((True, query(db)))
+            except Exception as error:
+                outcomes.append((False, error))
+    return outcomes
+
+
+def _settle(batch: list[_Waiting], outcomes: list[tuple[bool, Any]]) -> None:
+    for (_, answer, _), (ok, value) in zip(batch, outcomes, strict=True):
+        if answer.done():
+            continue
+        if ok:
+            answer.set_result(value)
+        else:
+            answer.set_exception(value)
+
+
+def _fail(batch: list[_Waiting], error: BaseException) -> None:
+    for _, answer, _ in batch:
+        if not answer.done():
+            answer.set_exception(error)
 
 
 Info = strawberry.Info[Context, None]

@@ -532,11 +532,46 @@ class CostCache:
         return cost
 
 
+class RequestLimits:
+    """One schema's limits with their validation rule and cost cache, built once."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.rule = depth_and_alias_rule(limits)
+        self.costs = CostCache()
+
+    def extension(self) -> SchemaExtension:
+        """The extension applying the limits to one request."""
+        return QueryLimits(self.limits, self.rule, self.costs)
+
+    def cost(
+        self,
+        schema: GraphQLSchema,
+        query: str,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+    ) -> int | None:
+        """The operation's cost, as the extension works it out before execution."""
+        return self.costs.cost(
+            schema,
+            query,
+            document,
+            operation_name,
+            variables,
+            self.limits.max_page_size,
+        )
+
+    def results(self, cost: int | None) -> dict[str, Any]:
+        """What an answer carries in ``extensions`` for ``cost``."""
+        if cost is None:
+            return {}
+        return {"cost": {"requested": cost, "limit": self.limits.max_cost}}
+
+
 def limits_extension(limits: Limits) -> Callable[[], SchemaExtension]:
     """A factory of the per-request extension; its rule and cache are built once."""
-    rule = depth_and_alias_rule(limits)
-    costs = CostCache()
-    return lambda: QueryLimits(limits, rule, costs)
+    return RequestLimits(limits).extension
 
 
 class QueryLimits(SchemaExtension):

@@ -326,7 +326,7 @@ class Query:
         def page_of(db: Db, through: int | None) -> Connection[TrainingRecord]:
             learner_key, code_id = record_keys(db, whose.username, name)
             page = records.record_page(db, learner_key, code_id, first, after, among)
-            nodes = [replace(TrainingRecord.of(r), through=through) for r in page.items]
+            nodes = [TrainingRecord.of(r, through) for r in page.items]
             return connection(page, nodes)
 
         def query(db: Db) -> Connection[TrainingRecord]:

@@ -7,22 +7,23 @@ from collections.abc import Callable, Iterator
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    DisableIntrospection,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.types.execution import ExecutionContext
 
+from graph.documents import CachedDocuments, Documents
 from graph.errors import RequestErrorCode, is_defect
 from graph.execution import PlainFieldsExecutionContext
-from graph.limits import CACHE_SIZE, Limits, limits_extension
+from graph.limits import CACHE_SIZE, Limits, RequestLimits
 from graph.mutations import Mutation
+from graph.prepared import PreparedQueries, ReachedExecution
 from graph.queries import Query
+from graph.resolvers import call_resolvers_directly
 from qualify.config import Settings
 
 logger = logging.getLogger(__name__)
+
+DOCUMENTS = Documents(CACHE_SIZE)
+"""Every schema's parsed documents and validation verdicts."""
 
 
 class OperationName(SchemaExtension):
@@ -39,6 +40,10 @@ class OperationName(SchemaExtension):
 
 class QualifySchema(strawberry.Schema):
     """Logs each defect once, with its trace; expected failures are not logged."""
+
+    request_limits: RequestLimits
+    prepared: PreparedQueries
+    """Queries that reached execution once, by text and operation name."""
 
     def process_errors(
         self,
@@ -62,22 +67,27 @@ class QualifySchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> QualifySchema:
     """The schema with the limits of ``settings``; built once per application."""
+    request_limits = RequestLimits(Limits.from_settings(settings))
     # The limits come first: their text check must run before the parser cache.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        limits_extension(Limits.from_settings(settings)),
-        lambda: ParserCache(maxsize=CACHE_SIZE),
-        lambda: ValidationCache(maxsize=CACHE_SIZE),
+        request_limits.extension,
+        lambda: CachedDocuments(DOCUMENTS),
         OperationName,
+        ReachedExecution,
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)
-    return QualifySchema(
+    built = QualifySchema(
         query=Query,
         mutation=Mutation,
         types=[RequestErrorCode],
         extensions=extensions,
         execution_context_class=PlainFieldsExecutionContext,
     )
+    built.request_limits = request_limits
+    built.prepared = PreparedQueries(CACHE_SIZE)
+    call_resolvers_directly(built)
+    return built
 
 
 # The schema's text does not depend on the settings; `make schema` prints this one.

@@ -68,15 +68,23 @@ class Edge(Generic[N]):
     node: N
 
 
+def _nodes_of(page: Connection[N], context: Context | None = None) -> list[N]:
+    """A connection's ``nodes``, read directly."""
+    return [edge.node for edge in page.edges]
+
+
 @strawberry.type(description="A page of a list, paged by cursor.")
 class Connection(Generic[N]):
     total_count: int
     page_info: PageInfo
     edges: list[Edge[N]]
 
-    @strawberry.field(description="The page's items, without their cursors.")
+    @strawberry.field(
+        description="The page's items, without their cursors.",
+        metadata={READ: _nodes_of},
+    )
     def nodes(self) -> list[N]:
-        return [edge.node for edge in self.edges]
+        return _nodes_of(self)
 
 
 def connection(page: Page[T], nodes: list[N]) -> Connection[N]:
@@ -379,7 +387,7 @@ class TrainingRecord:
         return self.status_for(info.context, on or info.context.backend.today())
 
     @classmethod
-    def of(cls, row: RecordRow) -> TrainingRecord:
+    def of(cls, row: RecordRow, through: int | None = None) -> TrainingRecord:
         completed = date.fromisoformat(row.completion_date)
         return cls(
             record_id=strawberry.ID(row.record_id),
@@ -393,6 +401,7 @@ class TrainingRecord:
             code=row.code,
             recorded_at=datetime.fromisoformat(row.recorded_at),
             expires_on=expiry_date(completed, row.validity_months),
+            through=through,
         )
 
 
@@ -474,16 +483,27 @@ class PathProgress:
         progress: Progress,
         names: dict[str, str],
         on: date,
+        shown: dict[str, PathStep] | None = None,
     ) -> PathProgress:
+        """``shown`` keeps the path's steps as made for one participant, so that a
+        page of participants makes each step once rather than once per learner."""
+        made = {} if shown is None else shown
+
+        def step(of: Step) -> PathStep:
+            found = made.get(of.step_id)
+            if found is None:
+                found = made[of.step_id] = PathStep.of(of, names)
+            return found
+
         return cls(
             path_code=path_code,
             username=row.username,
             points_earned=progress.points_earned,
             points_total=progress.points_total,
             percent=progress.percent,
-            satisfied_steps=[PathStep.of(s, names) for s in progress.satisfied],
-            missing_steps=[PathStep.of(s, names) for s in progress.missing],
-            expired_steps=[PathStep.of(s, names) for s in progress.expired],
+            satisfied_steps=[step(s) for s in progress.satisfied],
+            missing_steps=[step(s) for s in progress.missing],
+            expired_steps=[step(s) for s in progress.expired],
             complete=progress.complete,
             measured_on=on,
             joined_at=datetime.fromisoformat(row.joined_at),
@@ -557,8 +577,11 @@ class LearningPath:
             return path_progress.participant_page(db, path, first, after, day, among)
 
         page = await info.context.read(query)
+        shown: dict[str, PathStep] = {}
         nodes = [
-            PathProgress.of(self.code, item.participant, item.progress, self.names, day)
+            PathProgress.of(
+                self.code, item.participant, item.progress, self.names, day, shown
+            )
             for item in page.items
         ]
         return connection(page, nodes)

@@ -57,6 +57,8 @@ from bench.harness import (
     Scale,
     admin_token,
     baseline_server,
+    cpu_sample,
+    cpu_use,
     import_records,
     memory_kb,
     progress,
@@ -337,6 +339,7 @@ def _load(
         url = process.extra["url"]
     else:
         url = f"{process.extra['base']}/{bodies.stem.removesuffix('-json')}"
+    before = cpu_sample({"server": process.pid})
     result = run_load(
         url,
         bodies,
@@ -346,10 +349,19 @@ def _load(
         headers={"Authorization": f"Bearer {admin_token()}"},
         cycle=True,
     )
+    after = cpu_sample({"server": process.pid})
+    # Other work on the machine moves requests/s, but hardly the server's own CPU
+    # time for each request it answered, warm-up included.
+    answered = result["requests"] + result["warmup_requests"]
+    used = after.processes["server"] - before.processes["server"]
+    result["server_cpu_ms_per_request"] = used * 1000 / answered if answered else None
+    result["cpu"] = cpu_use(before, after)
     progress(
         f"read: {kind} {label}, {clients} clients: {result['throughput']:.0f}/s, "
         f"p50 {result['latency_ms']['p50']:.1f} ms, "
-        f"p99 {result['latency_ms']['p99']:.1f} ms, {result['failed']} failed"
+        f"p99 {result['latency_ms']['p99']:.1f} ms, {result['failed']} failed, "
+        f"server CPU {used * 1000 / max(answered, 1):.2f} ms/request, "
+        f"{result['cpu'].get('machine_cores_busy', 0):.2f} cores busy"
     )
     if result["failed"]:
         raise RuntimeError(f"{kind} {label} failed requests: {result['failures']}")
@@ -382,6 +394,18 @@ def _rows(
             goal=f">= {RATIO_GOAL} x baseline",
             goal_ratio=RATIO_GOAL,
             notes={"ours": ours[name], "baseline": theirs[name]},
+        )
+        for name, title in pages.items()
+    ]
+    rows += [
+        Row(
+            scenario=f"{title}, 32 clients, {size}: server CPU per request",
+            unit="ms",
+            ours=ours[name]["server_cpu_ms_per_request"],
+            baseline=theirs[name]["server_cpu_ms_per_request"],
+            baseline_name="plain Starlette JSON, same SQL",
+            goal="-",
+            higher_is_better=False,
         )
         for name, title in pages.items()
     ]

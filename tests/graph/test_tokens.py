@@ -3,6 +3,7 @@ provider's public key; every forgery is unauthenticated, in our own words."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -19,7 +20,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from domain.errors import Unauthenticated
 from domain.principal import Principal, Role
-from graph.auth import AUDIENCE, TokenKeys, issue_token, principal_from_header
+from graph.auth import (
+    AUDIENCE,
+    TokenCache,
+    TokenKeys,
+    issue_token,
+    principal_from_header,
+)
 from qualify.config import Settings
 from tests.graph.conftest import Server
 
@@ -308,3 +315,106 @@ async def test_a_server_with_only_a_public_key_refuses_hs256_tokens(
     assert response.json() == {
         "errors": [{"message": NOT_OURS, "extensions": {"code": "UNAUTHENTICATED"}}]
     }
+
+
+# The cache of checked tokens
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _hs256(lifetime: timedelta, username: str = "amelia.hughes") -> str:
+    return "Bearer " + issue_token(SECRET, username, Role.MANAGER, lifetime)
+
+
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every token the library is asked to check, in order."""
+    seen: list[str] = []
+    decode = jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    return seen
+
+
+def test_a_cached_token_is_not_checked_again_before_it_expires(
+    decoded: list[str],
+) -> None:
+    clock = _Clock()
+    cache = TokenCache(TokenKeys(secret=SECRET), clock=clock)
+    header = _hs256(timedelta(minutes=5))
+
+    first = cache.principal(header)
+    clock.now += 60
+    again = cache.principal(header)
+
+    assert first == again == Principal("amelia.hughes", Role.MANAGER)
+    assert len(decoded) == 1
+
+
+def test_a_cached_token_is_checked_again_from_its_expiry_on(
+    decoded: list[str],
+) -> None:
+    clock = _Clock()
+    cache = TokenCache(TokenKeys(secret=SECRET), clock=clock)
+    header = _hs256(timedelta(minutes=5))
+    cache.principal(header)
+    expires = cache._known[header][1]
+
+    clock.now = expires - 0.5
+    cache.principal(header)
+    assert len(decoded) == 1
+
+    clock.now = expires
+    cache.principal(header)
+    assert len(decoded) == 2
+
+
+def test_a_refused_token_is_not_kept() -> None:
+    cache = TokenCache(TokenKeys(secret=SECRET))
+    expired = _hs256(timedelta(seconds=-5))
+
+    for _ in range(2):
+        with pytest.raises(Unauthenticated) as refused:
+            cache.principal(expired)
+        assert refused.value.message == "The token has expired; get a new one."
+    with pytest.raises(Unauthenticated):
+        cache.principal(None)
+
+
+def test_the_cache_holds_at_most_its_size_dropping_the_oldest() -> None:
+    cache = TokenCache(TokenKeys(secret=SECRET), size=2)
+    headers = [_hs256(timedelta(minutes=5), f"user{i}") for i in range(3)]
+
+    for header in headers:
+        cache.principal(header)
+
+    assert list(cache._known) == headers[1:]
+
+
+async def test_a_token_the_server_has_seen_is_refused_once_it_expires(
+    server: Server,
+) -> None:
+    secret = server.backend.settings.jwt_secret or ""
+    token = issue_token(secret, "admin", Role.ADMIN, timedelta(seconds=2))
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+
+    accepted = await _codes(server, token)
+    while datetime.now(UTC).timestamp() < expires:
+        await asyncio.sleep(0.1)
+    refused = await _codes(server, token)
+
+    assert accepted.status_code == 200
+    assert refused.status_code == 401
+    assert refused.json()["errors"][0]["message"] == (
+        "The token has expired; get a new one."
+    )
