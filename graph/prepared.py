@@ -1,15 +1,16 @@
-"""Queries that passed every check once, answered again without re-checking them.
+"""Documents that passed every check once, answered again without re-checking them.
 
-Before a query runs, Strawberry's view and schema read the request again, build
-an extension runner, and enter each extension's hooks for the operation, the
-parse, the validation and the execution; with the parse and the validation
-already cached, that machinery was a third of what a small page cost. A query
-whose text and operation name have once reached execution will reach it again
-every time, since the limits on the text and the validation rules do not change
-while the server runs: only its cost depends on the variables. Such a request
-is executed here directly, with the same executor and arguments, its cost
-worked out and refused as before, and its errors logged and its answer shaped
-by the same methods. Anything else takes Strawberry's whole way.
+Before a query or mutation runs, Strawberry's view and schema read the request
+again, build an extension runner, and enter each extension's hooks for the
+operation, the parse, the validation and the execution; with the parse and the
+validation already cached, that machinery was a third of what a small page cost.
+A document whose text and operation name have once reached execution will reach
+it again every time, since the limits on the text and the validation rules do
+not change while the server runs: only its cost depends on the variables. Such a
+request, sent as a JSON POST, is executed here directly, with the same executor
+and arguments, its cost worked out and refused as before, and its errors logged
+and its answer shaped by the same methods. Anything else (an upload, a GET)
+takes Strawberry's whole way.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from graph.context import Context
 
 if TYPE_CHECKING:
     from graph.schema import QualifySchema
+
+
+# A mutation can only have come by POST, and only a POST takes the prepared path.
+_PREPARED_OPERATIONS = (OperationType.QUERY, OperationType.MUTATION)
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,9 @@ class PreparedQueries:
 
 
 class ReachedExecution(SchemaExtension):
-    """Notes on the request's context the query document that reached execution.
+    """Notes on the request's context the document that reached execution.
 
-    Only queries are noted: a mutation always takes the whole way.
+    Queries and mutations are noted; a subscription never comes this way.
     """
 
     def on_execute(self) -> Iterator[None]:
@@ -76,7 +81,7 @@ class ReachedExecution(SchemaExtension):
         if (
             isinstance(context.context, Context)
             and context.graphql_document is not None
-            and context.operation_type is OperationType.QUERY
+            and context.operation_type in _PREPARED_OPERATIONS
         ):
             context.context.executed = (
                 context.graphql_document,
@@ -163,7 +168,7 @@ async def execute_prepared(
             ExecutionContext(
                 query=query,
                 schema=schema,
-                allowed_operations=(OperationType.QUERY,),
+                allowed_operations=_PREPARED_OPERATIONS,
                 context=context,
                 variables=variables,
                 provided_operation_name=operation_name,

@@ -172,21 +172,82 @@ async def test_a_query_is_answered_on_the_prepared_path_from_its_second_time(
     assert prepared_runs == [CODES]
 
 
-async def test_a_mutation_always_takes_the_whole_way(
+CREATE = (
+    "mutation Create($code: String!) { createCode(input: {code: $code}) "
+    "{ code { code inUse } userErrors { code field message } } }"
+)
+
+
+async def test_a_mutation_sent_again_is_answered_as_the_whole_way_answers_it(
+    seeded: Server, monkeypatch: pytest.MonkeyPatch, prepared_runs: list[str]
+) -> None:
+    await _post(seeded, {"query": CREATE, "variables": {"code": "NEW1"}})
+
+    again = await _post(seeded, {"query": CREATE, "variables": {"code": "NEW2"}})
+    taken_again = await _post(seeded, {"query": CREATE, "variables": {"code": "NEW2"}})
+    _whole_way(monkeypatch)
+    whole = await _post(seeded, {"query": CREATE, "variables": {"code": "NEW3"}})
+    taken_whole = await _post(seeded, {"query": CREATE, "variables": {"code": "NEW3"}})
+
+    assert again[1]["data"] == {
+        "createCode": {"code": {"code": "NEW2", "inUse": False}, "userErrors": []}
+    }
+    assert whole[1]["data"] == {
+        "createCode": {"code": {"code": "NEW3", "inUse": False}, "userErrors": []}
+    }
+    assert again[1]["extensions"] == whole[1]["extensions"]
+    # The same user error either way, but for the name it quotes.
+    refused_again = taken_again[1]["data"]["createCode"]["userErrors"]
+    refused_whole = taken_whole[1]["data"]["createCode"]["userErrors"]
+    assert [e["code"] for e in refused_again] == ["CODE_TAKEN"]
+    assert [e["code"] for e in refused_whole] == ["CODE_TAKEN"]
+    assert refused_again[0]["message"].replace("NEW2", "X") == refused_whole[0][
+        "message"
+    ].replace("NEW3", "X")
+    assert prepared_runs == [CREATE, CREATE]
+
+
+async def test_an_idempotent_mutation_is_replayed_on_the_prepared_path(
     seeded: Server, prepared_runs: list[str]
 ) -> None:
-    mutation = (
-        "mutation($code: String!) { createCode(input: {code: $code}) "
-        "{ code { code } userErrors { code } } }"
-    )
+    body = {"query": CREATE, "variables": {"code": "ONCE"}}
+    await _post(seeded, {"query": CREATE, "variables": {"code": "WARM"}})
 
-    for code in ("NEW1", "NEW2"):
-        status, answer = await _post(
-            seeded, {"query": mutation, "variables": {"code": code}}
+    answers = []
+    async with httpx.AsyncClient(timeout=30) as http:
+        for _ in range(2):
+            response = await http.post(
+                f"{seeded.url}/graphql",
+                json=body,
+                headers={
+                    "Authorization": f"Bearer {seeded.token('admin', Role.ADMIN)}",
+                    "Idempotency-Key": "create-once",
+                },
+            )
+            answers.append(response.json()["data"])
+
+    assert answers[0] == answers[1]
+    assert answers[0]["createCode"]["code"] == {"code": "ONCE", "inUse": False}
+    assert prepared_runs == [CREATE, CREATE]
+    notifications = seeded.backend.log.recorder.select_notifications(1, 10_000)
+    events = [seeded.backend.log.mapper.to_domain_event(n) for n in notifications]
+    assert sum(getattr(e, "code", None) == "ONCE" for e in events) == 1
+
+
+async def test_a_mutation_over_get_is_refused_even_once_prepared(
+    seeded: Server,
+) -> None:
+    await _post(seeded, {"query": CREATE, "variables": {"code": "WARM"}})
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.get(
+            f"{seeded.url}/graphql",
+            params={"query": CREATE, "variables": '{"code": "VIAGET"}'},
+            headers={"Authorization": f"Bearer {seeded.token('admin', Role.ADMIN)}"},
         )
-        assert (status, answer["data"]["createCode"]["code"]) == (200, {"code": code})
 
-    assert prepared_runs == []
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
 async def test_the_log_line_names_the_operation_on_the_prepared_path(
