@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -16,6 +17,8 @@ from psycopg_pool import ConnectionPool
 from projections.database import Cursor, Db, Leadership
 
 POOL_SIZE = 8
+# How long a server waits before listening again on a connection it lost.
+LISTEN_RETRY_SECONDS = 0.05
 _PLAIN_INSERT = re.compile(
     r"INSERT INTO (?P<table>\w+) VALUES \(\?(?:\s*,\s*\?)*\)", re.IGNORECASE
 )
@@ -225,13 +228,24 @@ class PostgresStore:
         back at once. One thread at a time may wait.
         """
         furthest = None
-        listener = self._listener(self._channel)
-        for notice in listener.notifies(timeout=timeout, stop_after=1):
-            furthest = int(notice.payload)
-        # Whatever else has arrived meanwhile is read without waiting.
-        for notice in listener.notifies(timeout=0):
-            furthest = max(furthest or 0, int(notice.payload))
+        try:
+            listener = self._listener(self._channel)
+            for notice in listener.notifies(timeout=timeout, stop_after=1):
+                furthest = int(notice.payload)
+            # Whatever else has arrived meanwhile is read without waiting.
+            for notice in listener.notifies(timeout=0):
+                furthest = max(furthest or 0, int(notice.payload))
+        except psycopg.OperationalError:
+            # A lost listener is opened again next time; until then the caller
+            # reads the stored positions, as it does when nothing is announced.
+            self._forget_listener(self._channel)
+            time.sleep(min(timeout, LISTEN_RETRY_SECONDS))
         return furthest
+
+    def _forget_listener(self, channel: str) -> None:
+        listener = self._listeners.pop(channel, None)
+        if listener is not None:
+            listener.close()
 
     def _listener(self, channel: str) -> psycopg.Connection[Any]:
         listener = self._listeners.get(channel)

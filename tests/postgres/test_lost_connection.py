@@ -168,3 +168,36 @@ def test_a_worker_cut_off_inside_a_batch_redoes_that_batch_once(
 
     assert worker.stats.reconnects >= 1
     assert_verified(pg_url, last)
+
+
+def test_a_server_that_loses_its_listener_still_sees_the_workers_progress(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = application_name(pg_url, "server")
+    monkeypatch.setenv("PGAPPNAME", name)
+    server = build(Settings(database_url=pg_url), follow=False)
+    worker = build(Settings(database_url=pg_url), follow=True)
+    try:
+        # Listening starts with the first wait.
+        assert server.store.wait_for_applied(0) is None
+        write_learners(server, 3, 1, prefix="lost")
+        position = server.log.recorder.max_notification_id() or 0
+        with connect(pg_url) as control:
+            terminated = control.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s AND query LIKE 'LISTEN%%'",
+                (name,),
+            ).fetchall()
+        assert terminated == [(True,)]
+
+        # The lost listener answers nothing, then listens again.
+        assert server.store.wait_for_applied(0.01) is None
+        worker.follower.catch_up()
+        worker.store.announce(worker.follower.position)
+        assert server.reach(position)
+        assert server.store.wait_for_applied(0) is None
+        worker.store.announce(position)
+        assert server.store.wait_for_applied(5) == position
+    finally:
+        server.close()
+        worker.close()
