@@ -1,4 +1,5 @@
-"""The projection worker loses its database connections and carries on.
+"""A projection worker, or a server waiting for one, loses its connections and
+carries on.
 
 The worker runs in a thread of the test; every connection the product opens here
 carries an application name made of the test's schema, so the test terminates the
