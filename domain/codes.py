@@ -139,6 +139,10 @@ class QualificationCode(Aggregate):
         code.record_count = state["record_count"]
         return code
 
+    def size(self) -> int:
+        """The code and each of its uses; its records are only counted."""
+        return 1 + len(self.uses)
+
     @property
     def in_use(self) -> bool:
         """Whether anything still carries this code."""

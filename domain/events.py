@@ -156,6 +156,10 @@ class Aggregate:
         """Whether a decision is waiting to be saved."""
         return bool(self._pending)
 
+    def size(self) -> int:
+        """Roughly how many items the aggregate holds, to bound what keeps it."""
+        return 1
+
 
 def _new_event(
     event_class: type[Event],

@@ -177,6 +177,10 @@ class Learner(Aggregate):
         learner.awarded_paths = dict(state["awarded_paths"])
         return learner
 
+    def size(self) -> int:
+        """The records and completions the learner holds, and the learner."""
+        return 1 + len(self.records) + len(self.completions)
+
     def held_codes(self) -> Counter[str]:
         """How many active records carry each code."""
         return Counter(r.code_id for r in self.records.values() if r.code_id)

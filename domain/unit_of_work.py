@@ -41,9 +41,12 @@ from domain.snapshots import (
 
 A = TypeVar("A", bound=Aggregate)
 
-# Learners, codes, paths and content a server's commands touch again and again;
-# a learner with a hundred records takes some tens of kilobytes.
+# Learners, codes, paths and content a server's commands touch again and again.
 CACHE_CAPACITY = 4096
+# An aggregate weighs as many items as it holds (see ``Aggregate.size``); a
+# learner's record takes about a kilobyte, so the cache holds some 100 MB of
+# learners at most, however long their record books.
+CACHE_WEIGHT = 100_000
 # Past this many positions written by others since the last group, reading them
 # costs more than starting the cache afresh.
 REFRESH_LIMIT = 1000
@@ -61,10 +64,17 @@ def replay(aggregate: Any, events: Iterable[Any]) -> Any:
 class AggregateCache:
     """Aggregates as stored, kept between groups; None marks an id not stored."""
 
-    def __init__(self, log: Application[UUID], capacity: int = CACHE_CAPACITY) -> None:
+    def __init__(
+        self,
+        log: Application[UUID],
+        capacity: int = CACHE_CAPACITY,
+        weight: int = CACHE_WEIGHT,
+    ) -> None:
         self._log = log
         self._capacity = capacity
+        self._most_weight = weight
         self._entries: OrderedDict[UUID, Aggregate | None] = OrderedDict()
+        self._weight = 0
         self._seen: int | None = None
 
     def __len__(self) -> int:
@@ -83,6 +93,7 @@ class AggregateCache:
         if len(news) > REFRESH_LIMIT:
             # Read after clearing: whatever is stored by then is loaded afresh.
             self._entries.clear()
+            self._weight = 0
             self._seen = recorder.max_notification_id() or 0
             return
         for notification in news:
@@ -94,13 +105,21 @@ class AggregateCache:
                 isinstance(cached, Aggregate)
                 and cached.version < notification.originator_version
             ):
-                del self._entries[id]
+                self.take(id)
         if news:
             self._seen = news[-1].id
 
+    @property
+    def weight(self) -> int:
+        """How many items the aggregates cached now hold between them."""
+        return self._weight
+
     def take(self, id: UUID) -> Aggregate | _Unknown | None:
         """Remove and return what is cached for ``id``."""
-        return self._entries.pop(id, _UNKNOWN)
+        found = self._entries.pop(id, _UNKNOWN)
+        if not isinstance(found, _Unknown):
+            self._weight -= _weight(found)
+        return found
 
     def keep(self, id: UUID, aggregate: Aggregate | None) -> None:
         """Cache the stored state of ``id``, unless a newer one is cached already."""
@@ -110,10 +129,17 @@ class AggregateCache:
         ):
             self._entries.move_to_end(id)
             return
+        self.take(id)
         self._entries[id] = aggregate
-        self._entries.move_to_end(id)
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        self._weight += _weight(aggregate)
+        while self._entries and (
+            len(self._entries) > self._capacity or self._weight > self._most_weight
+        ):
+            self.take(next(iter(self._entries)))
+
+
+def _weight(aggregate: Aggregate | None) -> int:
+    return aggregate.size() if aggregate is not None else 1
 
 
 class _Unknown:

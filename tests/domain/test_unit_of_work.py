@@ -22,7 +22,13 @@ from domain.content import ContentKind
 from domain.errors import CodeInUse, NotFound, QualifyError
 from domain.events import Acting, acting_as
 from domain.imports import read_file
-from domain.learners import Learner, UserRegistered, learner_id
+from domain.learners import (
+    Learner,
+    RecordType,
+    TrainingRecord,
+    UserRegistered,
+    learner_id,
+)
 from domain.unit_of_work import AggregateCache
 from qualify.bootstrap import Backend
 from tests.csv_support import csv_file, import_row
@@ -326,6 +332,37 @@ def test_the_cache_keeps_at_most_its_capacity_dropping_the_oldest(
     assert len(cache) == 2
     assert isinstance(cache.take(first.id), unit_of_work._Unknown)
     assert cache.take(third.id) is third
+
+
+def test_the_cache_holds_at_most_its_weight_of_records(backend: Backend) -> None:
+    cache = AggregateCache(backend.log, weight=5)
+    light, heavy = _learner("a1"), _learner("a2")
+    with acting_as(Acting("test", str(uuid4()))):
+        for day in range(1, 5):
+            heavy.add_record(_record(date(2024, 1, day)))
+    assert (light.size(), heavy.size()) == (1, 5)
+
+    cache.keep(light.id, light)
+    cache.keep(heavy.id, heavy)
+
+    # The two together weigh 6: the one kept longest goes.
+    assert cache.weight == 5
+    assert isinstance(cache.take(light.id), unit_of_work._Unknown)
+    assert cache.take(heavy.id) is heavy
+    assert cache.weight == 0
+
+
+def _record(day: date) -> TrainingRecord:
+    return TrainingRecord(
+        record_id=str(uuid4()),
+        record_type=RecordType.TRAINING_RECORD,
+        object_id=None,
+        title="Drill",
+        training_provider="",
+        completion_date=day,
+        other_information="",
+        code_id=None,
+    )
 
 
 def test_the_cache_keeps_the_newer_of_two_versions(backend: Backend) -> None:
