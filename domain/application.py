@@ -51,6 +51,7 @@ from domain.errors import (
     InvalidReference,
     NotFound,
     NotLive,
+    QualifyError,
 )
 from domain.events import Acting, acting_as, current_acting
 from domain.idempotency import (
@@ -98,7 +99,7 @@ from domain.paths import (
 )
 from domain.principal import Principal, Right
 from domain.text import quoted
-from domain.unit_of_work import AggregateCache, Group, Unit
+from domain.unit_of_work import AggregateCache, Group, Unit, replay
 from domain.validity import (
     CodeValidity,
     check_validity_months,
@@ -363,6 +364,8 @@ class Qualify:
                 continue
             except Exception as error:
                 group.drop(unit)
+                if isinstance(error, QualifyError) and self._done_elsewhere(request):
+                    return
                 request.error = error
                 return
 
@@ -377,6 +380,29 @@ class Qualify:
             "What this command read kept changing under it; "
             f"{RETRIES} attempts saw it half-way. Try again."
         )
+
+    def _done_elsewhere(self, request: _Request) -> bool:
+        """Whether another process has meanwhile carried out ``request``'s key.
+
+        The key was read before the command's other aggregates, so a twin request
+        saved in between by another server shows only in what was read after it,
+        and the command fails where it should have been answered as a replay.
+        The key is saved with the command's effects, so reading it again now
+        finds it whenever those effects were seen. Sets ``request``'s answer.
+        """
+        if request.key is None:
+            return False
+        earlier = replay(None, self.log.events.get(request.key))
+        if not isinstance(earlier, IdempotencyKey):
+            return False
+
+        try:
+            request.value = _replay(earlier, request.command)
+        except IdempotencyKeyReused as reused:
+            request.error = reused
+            return True
+        request.replayed = True
+        return True
 
     # Codes
 
