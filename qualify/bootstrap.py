@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date
 from uuid import UUID
@@ -35,6 +35,10 @@ from qualify.event_store import TOPIC as RECORDER_TOPIC
 READ_TIMEOUT_SECONDS = 10.0
 # How often a server waiting for workers reads their position for itself.
 LOOK_SECONDS = 0.05
+# How often a server that keeps its own read models looks for events another
+# process stored and did not apply: an import killed between its commit and its
+# catch-up leaves them for whoever looks next.
+CATCH_UP_SECONDS = 0.5
 # A SQLite commit writes every page its batch touched into the write-ahead log
 # and may checkpoint it into the file: a bulk import's 100,000 events applied
 # 20,000 at a time spent 0.5 s committing, 2,000 at a time 2 s. A command that
@@ -163,12 +167,52 @@ class Backend:
             time.sleep(0.001)
         return True
 
+    def catch_up_with_others(self) -> int:
+        """Apply what other processes stored and left unapplied; how many events."""
+        head = self.log.recorder.max_notification_id() or 0
+        if head <= self.follower.position:
+            return 0
+        return self.follower.catch_up().events
+
     def close(self) -> None:
         """Release the store's connections."""
         try:
             self.store.close()
         finally:
             self.log.close()
+
+
+@contextmanager
+def catching_up(backend: Backend) -> Iterator[None]:
+    """While inside, a thread applies what other processes leave unapplied.
+
+    Only where the server keeps its own read models: on PostgreSQL the workers
+    follow every writer already.
+    """
+    if not backend.embedded:
+        yield
+        return
+
+    stop = threading.Event()
+
+    def follow() -> None:
+        while not stop.wait(CATCH_UP_SECONDS):
+            try:
+                applied = backend.catch_up_with_others()
+            except Exception as error:
+                # A busy or briefly unreachable store is tried again next time.
+                _logger.warning("catching up with other processes failed: %s", error)
+                continue
+            if applied:
+                _logger.info("applied %d events stored by another process", applied)
+
+    thread = threading.Thread(target=follow, name="catch-up", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 class Watch:

@@ -38,7 +38,7 @@ from projections.integrity import chained_entries
 from projections.integrity import check as check_integrity
 from projections.rebuild import rebuild
 from projections.verification import verify
-from qualify.bootstrap import all_projections, build
+from qualify.bootstrap import all_projections, build, catching_up
 from qualify.config import ConfigurationError, Settings
 from qualify.demo import load_demo
 from qualify.worker import run_worker
@@ -128,9 +128,10 @@ def _serve(args: argparse.Namespace) -> int:
         _banner(settings, args.host, args.port)
         # log_config=None keeps uvicorn's records in the format configured above;
         # the app logs one line per request itself, so uvicorn's access log is off.
-        uvicorn.run(
-            app, host=args.host, port=args.port, log_config=None, access_log=False
-        )
+        with catching_up(backend):
+            uvicorn.run(
+                app, host=args.host, port=args.port, log_config=None, access_log=False
+            )
     finally:
         backend.close()
     return 0
