@@ -27,7 +27,7 @@ from domain.commands import (
 )
 from domain.content import ContentKind, Status
 from domain.principal import SYSTEM
-from qualify.bootstrap import Backend
+from qualify.bootstrap import Backend, build
 
 _logger = logging.getLogger(__name__)
 
@@ -97,6 +97,15 @@ def load_demo(backend: Backend) -> DemoSummary:
     A store with any history is left untouched, so restarting with ``--demo`` never
     duplicates the example or mixes it into real data.
     """
+    if not backend.embedded:
+        # Projection workers may not be running yet; each command would wait for
+        # them and the example would load by halves. Its loader applies its own.
+        loader = build(backend.settings, follow=True)
+        try:
+            return load_demo(loader)
+        finally:
+            loader.close()
+
     # An empty POPO store answers None, an empty SQLite store 0.
     if backend.log.recorder.max_notification_id():
         _logger.info("The store already holds events; the demo was not loaded.")
