@@ -77,6 +77,11 @@ class ImportRefused(QualifyError):
     code = "IMPORT_REFUSED"
 
 
+# A report shows this much of a bad cell: enough to find it in the sheet, and a
+# file of a few huge cells still gives a report of a readable size.
+SHOWN_CHARACTERS = 200
+
+
 @dataclass(frozen=True)
 class Problem:
     """Why one cell (or one row) cannot be imported."""
@@ -85,6 +90,14 @@ class Problem:
     column: str | None
     value: str
     reason: str
+
+    def __post_init__(self) -> None:
+        if len(self.value) > SHOWN_CHARACTERS:
+            shown = (
+                f"{self.value[:SHOWN_CHARACTERS]}… "
+                f"({len(self.value):,} characters in all)"
+            )
+            object.__setattr__(self, "value", shown)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from domain.imports import (
     OBJECT_ID,
     RECORD_ID,
     RECORD_TYPE,
+    TITLE,
     Action,
     ImportRejected,
     ImportReport,
@@ -364,6 +365,17 @@ def test_an_unknown_username_is_a_row_error(backend: Backend, seed: Seed) -> Non
     report = rejected(backend, csv_file(import_row(name="zed")))
 
     assert report.problems == [Problem(2, NAME, "zed", "No user is registered as zed")]
+
+
+def test_a_huge_bad_cell_is_shown_cut_short(backend: Backend, seed: Seed) -> None:
+    title = "x" * 100_000
+
+    report = rejected(backend, csv_file(import_row(title=title)))
+
+    [problem] = report.problems
+    assert (problem.row, problem.column) == (2, TITLE)
+    assert problem.value == "x" * 200 + "… (100,000 characters in all)"
+    assert problem.reason.startswith("A title has at most 200 characters")
 
 
 def test_an_unknown_code_is_a_row_error(backend: Backend, seed: Seed) -> None:
