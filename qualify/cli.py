@@ -11,6 +11,7 @@ import json
 import logging
 import shlex
 import signal
+import socket
 import sys
 import threading
 import time
@@ -119,22 +120,47 @@ def _serve(args: argparse.Namespace) -> int:
     # Imported here so the other commands work without the GraphQL layer.
     from graph.app import create_app
 
-    backend = build(settings)
+    # Bound before anything else, so a port in use is said plainly and the banner
+    # never names an address this process does not hold.
     try:
-        if args.demo:
-            load_demo(backend)
-        app = create_app(backend)
+        listening = _bind(args.host, args.port)
+    except OSError as error:
+        _fail(
+            f"cannot listen on {_url_host(args.host)}:{args.port}: "
+            f"{error.strerror or error}; choose another with --host or --port."
+        )
+        return 1
 
-        _banner(settings, args.host, args.port)
-        # log_config=None keeps uvicorn's records in the format configured above;
-        # the app logs one line per request itself, so uvicorn's access log is off.
-        with catching_up(backend):
-            uvicorn.run(
-                app, host=args.host, port=args.port, log_config=None, access_log=False
-            )
-    finally:
-        backend.close()
+    with listening:
+        backend = build(settings)
+        try:
+            if args.demo:
+                load_demo(backend)
+            app = create_app(backend)
+
+            _banner(settings, args.host, args.port)
+            # log_config=None keeps uvicorn's records in the format configured
+            # above; the app logs one line per request, so uvicorn's access log
+            # is off.
+            config = uvicorn.Config(app, log_config=None, access_log=False)
+            with catching_up(backend):
+                uvicorn.Server(config).run(sockets=[listening])
+        finally:
+            backend.close()
     return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # A restart may bind while the last run's connections still wind down.
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+    except OSError:
+        listening.close()
+        raise
+    return listening
 
 
 def _banner(settings: Settings, host: str, port: int) -> None:

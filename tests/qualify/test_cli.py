@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 import jwt
@@ -188,4 +189,21 @@ def test_token_without_a_secret_when_only_rs256_is_accepted_exits_2(
     assert capsys.readouterr().err == (
         "qualify: QUALIFY_JWT_SECRET is not set, so no HS256 token would be "
         "accepted; pass --private-key FILE for an RS256 one.\n"
+    )
+
+
+def test_serve_on_a_port_in_use_says_so_before_any_banner(capsys, monkeypatch):
+    monkeypatch.setenv("QUALIFY_DATABASE_URL", "memory://")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        status = main(["serve", "--host", "127.0.0.1", "--port", str(port)])
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err == (
+        f"qualify: cannot listen on 127.0.0.1:{port}: Address already in use; "
+        "choose another with --host or --port.\n"
     )
