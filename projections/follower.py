@@ -17,7 +17,8 @@ from eventsourcing.persistence import Notification, Recording
 
 from domain.application import EventLog
 from domain.events import Event
-from projections.database import BufferedWriter, Db, ReadStore, Writer
+from projections.applied import Applied, Decoder, applied
+from projections.database import BufferedWriter, Db, ReadStore
 from projections.projection import Apply, Projection
 
 BATCH_SIZE = 2000
@@ -64,6 +65,7 @@ class Follower:
         self._gap: tuple[int, object] | None = None
         self._handlers = [p.handlers() for p in self.projections]
         self._read_indexes = read_indexes
+        self._decode = Decoder(log.mapper)
         self._positions = self._prepare()
 
     def _prepare(self) -> list[int]:
@@ -156,8 +158,8 @@ class Follower:
             )
             if not notifications:
                 return 0
-            batch = [(n.id, self.log.mapper.to_domain_event(n)) for n in notifications]
-        last = batch[-1][0]
+            batch = [self._decode(n) for n in notifications]
+        last = batch[-1].position
 
         shared: dict[Any, Any] = {}
         with self.store.writing() as db:
@@ -212,7 +214,7 @@ class Follower:
 
 def _following(
     recorded: Sequence[Recording[Any]], start: int, limit: int, until: int | None
-) -> list[tuple[int, object]]:
+) -> list[Applied]:
     """The recorded events right after position ``start``, if they are all there."""
     if not recorded:
         return []
@@ -225,7 +227,10 @@ def _following(
     end = offset + limit
     if until is not None:
         end = min(end, until - first + 1)
-    return [(r.notification.id, r.domain_event) for r in recorded[offset:end]]
+    return [
+        applied(r.notification.id, r.domain_event, r.notification.state)
+        for r in recorded[offset:end]
+    ]
 
 
 def _refuse_rebuild(projection: Projection, stored: int) -> None:
@@ -240,7 +245,7 @@ def _refuse_rebuild(projection: Projection, stored: int) -> None:
 def apply(
     db: Db,
     handlers: Mapping[type[Event], Apply],
-    batch: Sequence[tuple[int, object]],
+    batch: Sequence[Applied],
     after: int = 0,
     shared: dict[Any, Any] | None = None,
 ) -> None:
@@ -251,14 +256,14 @@ def apply(
     # One read model at a time, so runs of the same statement (a row per record,
     # say) go to the database as one executemany.
     writer = BufferedWriter(db, shared)
-    for position, event in batch:
-        if position > after:
-            writer.position = position
-            _dispatch(writer, handlers, event)
+    handler_of = handlers.get
+    for item in batch:
+        # Most read models handle a few of the event types: the look-up comes
+        # first, as most events are skipped.
+        handler = handler_of(type(item.event))
+        if handler is not None and item.position > after:
+            writer.position = item.position
+            writer.aggregate_id = item.aggregate_id
+            writer.occurred_at = item.occurred_at
+            handler(writer, item.event)
     writer.flush()
-
-
-def _dispatch(db: Writer, handlers: Mapping[type[Event], Apply], event: object) -> None:
-    handler = handlers.get(type(event))  # type: ignore[arg-type]
-    if handler is not None:
-        handler(db, event)

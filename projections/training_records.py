@@ -71,7 +71,7 @@ class TrainingRecords(Projection):
 
 
 def _added(db: Writer, e: ev.TrainingRecordAdded) -> None:
-    learner_id = str(e.originator_id)
+    learner_id = db.aggregate_id
     db.write(
         "INSERT INTO training_records VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
@@ -84,7 +84,7 @@ def _added(db: Writer, e: ev.TrainingRecordAdded) -> None:
             e.completion_date,
             e.other_information,
             e.code_id,
-            e.timestamp.isoformat(),
+            db.occurred_at,
         ),
     )
     if e.code_id is not None:
