@@ -47,6 +47,8 @@ class Follower:
 
     ``read_indexes=False`` creates the tables without the indexes only queries
     use (see ``Projection.read_indexes``): for tables only ever read whole.
+    ``bulk=True`` builds empty tables from position zero with each read model's
+    ``bulk_handlers``, until ``end_bulk`` derives what they left out.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class Follower:
         projections: Sequence[Projection],
         batch_size: int = BATCH_SIZE,
         read_indexes: bool = True,
+        bulk: bool = False,
     ) -> None:
         self.log = log
         self.store = store
@@ -63,10 +66,26 @@ class Follower:
         self.batch_size = batch_size
         self._lock = threading.Lock()
         self._gap: tuple[int, object] | None = None
-        self._handlers = [p.handlers() for p in self.projections]
+        if bulk and not all(p.rebuildable for p in self.projections):
+            raise ValueError("a bulk build empties its tables: rebuildable ones only")
         self._read_indexes = read_indexes
+        self._bulk = bulk
+        self._handlers = [
+            p.bulk_handlers() if bulk else p.handlers() for p in self.projections
+        ]
         self._decode = Decoder(log.mapper)
         self._positions = self._prepare()
+
+    def end_bulk(self) -> None:
+        """Derive what the bulk build left out; later events apply as usual."""
+        with self._lock:
+            if not self._bulk:
+                return
+            with self.store.writing() as db:
+                for projection in self.projections:
+                    projection.end_bulk(db)
+            self._handlers = [p.handlers() for p in self.projections]
+            self._bulk = False
 
     def _prepare(self) -> list[int]:
         # A read model whose stored version differs from the code's is rebuilt.
@@ -87,8 +106,9 @@ class Follower:
                 version, position = stored.get(projection.name, (None, 0))
                 if version is not None and version != projection.version:
                     _refuse_rebuild(projection, version)
-                if version != projection.version:
-                    projection.create(db, self._read_indexes)
+                # A bulk build starts from empty tables, whatever they held.
+                if version != projection.version or self._bulk:
+                    projection.create(db, self._read_indexes, self._bulk)
                     position = 0
                     db.execute(
                         "INSERT INTO projection_positions VALUES (?, ?, 0) "
