@@ -31,6 +31,7 @@ class Applied(NamedTuple):
 _STAMP_TYPE = "datetime_iso"
 _STAMP_START = b'{"timestamp":{"_type_":"' + _STAMP_TYPE.encode() + b'","_data_":"'
 _TYPE_KEY = b'"_type_"'
+_JSON = json.JSONDecoder()
 
 
 def applied(position: int, event: Any, state: bytes | None = None) -> Applied:
@@ -54,8 +55,8 @@ class Decoder:
     """Turns the log's notifications into events, as the library's mapper does.
 
     Events of this product are stored as JSON whose only value needing more than
-    JSON is the time they begin with; those are decoded with plain ``json.loads``,
-    which takes half as long as the mapper's per-object hook. Anything else (an
+    JSON is the time they begin with; those are decoded as plain JSON, without the
+    mapper's hook on every object. Anything else (an
     encrypted or compressed store, a class with versions to upcast, another
     stored type anywhere in the state) goes through the mapper itself.
     """
@@ -81,7 +82,9 @@ class Decoder:
         ):
             return self._mapped(notification)
 
-        fields = json.loads(state)
+        # Bytes given to ``json.loads`` are decoded with an error handler that
+        # takes UTF-8's slow path: decoded first, the whole takes half as long.
+        fields = _JSON.decode(state.decode())
         stamp = fields.get("timestamp")
         if type(stamp) is not dict or stamp.get("_type_") != _STAMP_TYPE:
             return self._mapped(notification)
