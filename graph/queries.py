@@ -19,7 +19,7 @@ from anyio import to_thread
 from domain.codes import normalise_code
 from domain.content import Status as DomainStatus
 from domain.errors import InvalidInput, InvalidReference, NotFound
-from domain.events import Event, event_types
+from domain.events import event_types
 from domain.learners import learner_id, normalise_username
 from domain.principal import Right, Role
 from domain.text import quoted
@@ -61,6 +61,7 @@ from projections import (
     path_progress,
 )
 from projections import training_records as records
+from projections.applied import Applied
 from projections.as_of import events_through, position_at, replayed
 from projections.audit_log import EventFilter, event_type_name
 from projections.database import Db
@@ -141,7 +142,7 @@ def read_record(db: Db, record_id: str) -> TrainingRecord | None:
 
 def as_of_events(
     db: Db, moment: datetime, aggregate_ids: Sequence[str] = ()
-) -> list[tuple[int, Event]]:
+) -> list[Applied]:
     """The catalogue's events and these aggregates', up to ``moment``."""
     return events_through(db, position_at(db, moment), aggregate_ids)
 

@@ -22,6 +22,7 @@ from domain import content as content_events
 from domain import paths as path_events
 from domain import validity as validity_events
 from domain.events import Event, event_types
+from projections.applied import Applied
 from projections.audit_log import AuditRow, event_type_name, instant_text
 from projections.code_usage import CodeUsage
 from projections.database import Db, SQLiteStore, one_of
@@ -64,7 +65,7 @@ def events_through(
     through: int,
     aggregate_ids: Sequence[str] = (),
     types: Sequence[type[Event]] = CATALOGUE,
-) -> list[tuple[int, Event]]:
+) -> list[Applied]:
     """The events up to ``through`` of these aggregates or of these types."""
     of_aggregates, params = one_of("aggregate_id", list(aggregate_ids))
     of_types, type_params = one_of("event_type", [event_type_name(t) for t in types])
@@ -73,7 +74,18 @@ def events_through(
         f"OR {of_types}) ORDER BY position",
         [through, *params, *type_params],
     )
-    return [(row["position"], _event(AuditRow(**row))) for row in rows]
+    found = []
+    for row in rows:
+        audited = AuditRow(**row)
+        found.append(
+            Applied(
+                audited.position,
+                _event(audited),
+                audited.aggregate_id,
+                audited.occurred_at,
+            )
+        )
+    return found
 
 
 _CLASSES = {event_type_name(cls): cls for cls in event_types()}
@@ -96,7 +108,7 @@ def replay_projections() -> list[Projection]:
 
 
 @contextmanager
-def replayed(events: Sequence[tuple[int, Event]]) -> Iterator[Db]:
+def replayed(events: Sequence[Applied]) -> Iterator[Db]:
     """Scratch tables holding what ``events`` build, open for reading."""
     store = SQLiteStore(":memory:")
     try:

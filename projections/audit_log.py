@@ -132,7 +132,11 @@ def _digest(previous: str, head: str, payload: str) -> str:
 
 
 # One encoder for every event: ``json.dumps`` with options builds a new one a call.
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+# Payloads never refer to themselves, so the check for cycles is left out: it
+# costs a dictionary entry per nested value.
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), default=str, check_circular=False
+)
 # How that encoder writes a string (it escapes everything beyond ASCII).
 _JSON_STRING: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
@@ -167,13 +171,13 @@ class _Seen(NamedTuple):
     payload: str
 
 
-def _see(e: Event) -> _Seen:
+def _see(e: Event, aggregate_id: str, occurred_at: str) -> _Seen:
     fields = payload_of(e)
     subject = fields.get("record_id")
     return _Seen(
-        str(e.originator_id),
-        e.timestamp.isoformat(),
-        event_type_name(type(e)),
+        aggregate_id,
+        occurred_at,
+        _type_name(type(e)),
         subject if isinstance(subject, str) else None,
         _json(fields),
     )
@@ -184,8 +188,18 @@ def _seen(db: Writer, e: Event) -> _Seen:
     key = (_SEEN, db.position)
     seen: _Seen | None = db.shared.get(key)
     if seen is None:
-        seen = db.shared[key] = _see(e)
+        seen = db.shared[key] = _see(e, db.aggregate_id, db.occurred_at)
     return seen
+
+
+_TYPE_NAMES: dict[type[Event], str] = {}
+
+
+def _type_name(cls: type[Event]) -> str:
+    name = _TYPE_NAMES.get(cls)
+    if name is None:
+        name = _TYPE_NAMES[cls] = event_type_name(cls)
+    return name
 
 
 def _head_json(position: int, e: Event, seen: _Seen) -> str:
@@ -206,7 +220,7 @@ def _head_json(position: int, e: Event, seen: _Seen) -> str:
 
 def stored_row(position: int, e: Event) -> tuple[object, ...]:
     """The audit_events row an event makes, column by column."""
-    return _row(position, e, _see(e))
+    return _row(position, e, _see(e, str(e.originator_id), e.timestamp.isoformat()))
 
 
 def _row(position: int, e: Event, seen: _Seen) -> tuple[object, ...]:

@@ -128,6 +128,12 @@ def refresh(db: Writer, learner_id: str, code_id: str) -> None:
 
 def validity_set(db: Writer, e: CodeValiditySet) -> None:
     """Store the new period and move every certificate of the code to it."""
+    validity_stored(db, e)
+    _expire_anew(db, e.code_id, e.new_months)
+
+
+def validity_stored(db: Writer, e: CodeValiditySet) -> None:
+    """Store the new period alone, leaving the certificates as they are."""
     if e.new_months is None:
         db.write("DELETE FROM code_validity WHERE code_id = ?", (e.code_id,), lane=LANE)
     else:
@@ -140,17 +146,40 @@ def validity_set(db: Writer, e: CodeValiditySet) -> None:
     validity_months(db, e.code_id)
     db.memo[_MEMO][e.code_id] = e.new_months
 
+
+def _expire_anew(db: Db, code_id: str, months: int | None) -> None:
     # One statement per completion date rather than per learner: two years of
     # completions are a few hundred dates however many learners hold the code.
     dates = db.execute(
         "SELECT DISTINCT completion_date FROM certificates WHERE code_id = ?",
-        (e.code_id,),
+        (code_id,),
     ).fetchall()
     db.executemany(
         "UPDATE certificates SET expires_on = ? "
         "WHERE code_id = ? AND completion_date = ?",
-        [(_expires(e.new_months, row[0]), e.code_id, row[0]) for row in dates],
+        [(_expires(months, row[0]), code_id, row[0]) for row in dates],
     )
+
+
+def derive(db: Db) -> None:
+    """Fill the empty certificates from the records and validities as they stand.
+
+    What ``record_added``, ``refresh`` and ``validity_set`` keep event by event
+    is a function of the active records and the codes' validities alone: each
+    learner's newest record of each code, expiring by its code's period now.
+    """
+    db.execute(
+        "INSERT INTO certificates "
+        "SELECT learner_id, code_id, record_id, completion_date, NULL FROM ("
+        "SELECT learner_id, code_id, record_id, completion_date, ROW_NUMBER() "
+        "OVER (PARTITION BY learner_id, code_id "
+        "ORDER BY completion_date DESC, record_id DESC) AS newness "
+        "FROM training_records WHERE code_id IS NOT NULL) AS ranked "
+        "WHERE newness = 1"
+    )
+    periods = db.execute("SELECT code_id, months FROM code_validity").fetchall()
+    for code_id, months in periods:
+        _expire_anew(db, code_id, months)
 
 
 # Queries

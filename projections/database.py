@@ -88,6 +88,16 @@ class Writer(Db, Protocol):
         ...
 
     @property
+    def aggregate_id(self) -> str:
+        """The id of the event's aggregate, as text."""
+        ...
+
+    @property
+    def occurred_at(self) -> str:
+        """When the event was stored, as UTC ISO text."""
+        ...
+
+    @property
     def shared(self) -> dict[Any, Any]:
         """What one read model worked out about the batch's events for the others.
 
@@ -120,6 +130,8 @@ class BufferedWriter:
         self._held: dict[str, tuple[str, list[Sequence[Any]], dict[Hashable, int]]] = {}
         self._memo: dict[str, Any] = {}
         self.position = 0
+        self.aggregate_id = ""
+        self.occurred_at = ""
 
     @property
     def memo(self) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from eventsourcing.persistence import Notification, Recording
 
 from domain.application import EventLog
 from domain.events import Event
-from projections.database import BufferedWriter, Db, ReadStore, Writer
+from projections.applied import Applied, Decoder, applied
+from projections.database import BufferedWriter, Db, ReadStore
 from projections.projection import Apply, Projection
 
 BATCH_SIZE = 2000
@@ -46,6 +47,8 @@ class Follower:
 
     ``read_indexes=False`` creates the tables without the indexes only queries
     use (see ``Projection.read_indexes``): for tables only ever read whole.
+    ``bulk=True`` builds empty tables from position zero with each read model's
+    ``bulk_handlers``, until ``end_bulk`` derives what they left out.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class Follower:
         projections: Sequence[Projection],
         batch_size: int = BATCH_SIZE,
         read_indexes: bool = True,
+        bulk: bool = False,
     ) -> None:
         self.log = log
         self.store = store
@@ -62,9 +66,26 @@ class Follower:
         self.batch_size = batch_size
         self._lock = threading.Lock()
         self._gap: tuple[int, object] | None = None
-        self._handlers = [p.handlers() for p in self.projections]
+        if bulk and not all(p.rebuildable for p in self.projections):
+            raise ValueError("a bulk build empties its tables: rebuildable ones only")
         self._read_indexes = read_indexes
+        self._bulk = bulk
+        self._handlers = [
+            p.bulk_handlers() if bulk else p.handlers() for p in self.projections
+        ]
+        self._decode = Decoder(log.mapper)
         self._positions = self._prepare()
+
+    def end_bulk(self) -> None:
+        """Derive what the bulk build left out; later events apply as usual."""
+        with self._lock:
+            if not self._bulk:
+                return
+            with self.store.writing() as db:
+                for projection in self.projections:
+                    projection.end_bulk(db)
+            self._handlers = [p.handlers() for p in self.projections]
+            self._bulk = False
 
     def _prepare(self) -> list[int]:
         # A read model whose stored version differs from the code's is rebuilt.
@@ -85,8 +106,9 @@ class Follower:
                 version, position = stored.get(projection.name, (None, 0))
                 if version is not None and version != projection.version:
                     _refuse_rebuild(projection, version)
-                if version != projection.version:
-                    projection.create(db, self._read_indexes)
+                # A bulk build starts from empty tables, whatever they held.
+                if version != projection.version or self._bulk:
+                    projection.create(db, self._read_indexes, self._bulk)
                     position = 0
                     db.execute(
                         "INSERT INTO projection_positions VALUES (?, ?, 0) "
@@ -156,8 +178,8 @@ class Follower:
             )
             if not notifications:
                 return 0
-            batch = [(n.id, self.log.mapper.to_domain_event(n)) for n in notifications]
-        last = batch[-1][0]
+            batch = [self._decode(n) for n in notifications]
+        last = batch[-1].position
 
         shared: dict[Any, Any] = {}
         with self.store.writing() as db:
@@ -212,7 +234,7 @@ class Follower:
 
 def _following(
     recorded: Sequence[Recording[Any]], start: int, limit: int, until: int | None
-) -> list[tuple[int, object]]:
+) -> list[Applied]:
     """The recorded events right after position ``start``, if they are all there."""
     if not recorded:
         return []
@@ -225,7 +247,10 @@ def _following(
     end = offset + limit
     if until is not None:
         end = min(end, until - first + 1)
-    return [(r.notification.id, r.domain_event) for r in recorded[offset:end]]
+    return [
+        applied(r.notification.id, r.domain_event, r.notification.state)
+        for r in recorded[offset:end]
+    ]
 
 
 def _refuse_rebuild(projection: Projection, stored: int) -> None:
@@ -240,7 +265,7 @@ def _refuse_rebuild(projection: Projection, stored: int) -> None:
 def apply(
     db: Db,
     handlers: Mapping[type[Event], Apply],
-    batch: Sequence[tuple[int, object]],
+    batch: Sequence[Applied],
     after: int = 0,
     shared: dict[Any, Any] | None = None,
 ) -> None:
@@ -251,14 +276,14 @@ def apply(
     # One read model at a time, so runs of the same statement (a row per record,
     # say) go to the database as one executemany.
     writer = BufferedWriter(db, shared)
-    for position, event in batch:
-        if position > after:
-            writer.position = position
-            _dispatch(writer, handlers, event)
+    handler_of = handlers.get
+    for item in batch:
+        # Most read models handle a few of the event types: the look-up comes
+        # first, as most events are skipped.
+        handler = handler_of(type(item.event))
+        if handler is not None and item.position > after:
+            writer.position = item.position
+            writer.aggregate_id = item.aggregate_id
+            writer.occurred_at = item.occurred_at
+            handler(writer, item.event)
     writer.flush()
-
-
-def _dispatch(db: Writer, handlers: Mapping[type[Event], Apply], event: object) -> None:
-    handler = handlers.get(type(event))  # type: ignore[arg-type]
-    if handler is not None:
-        handler(db, event)

@@ -77,7 +77,12 @@ def rebuild(
     try:
         started = time.perf_counter()
         follower = Follower(
-            log, scratch, projections, batch_size=BATCH_SIZE, read_indexes=False
+            log,
+            scratch,
+            projections,
+            batch_size=BATCH_SIZE,
+            read_indexes=False,
+            bulk=True,
         )
         if isinstance(scratch, PostgresStore):
             scratch.unlog([t for p in projections for t in p.tables])
@@ -93,6 +98,7 @@ def rebuild(
         # Collected by hand in batch_done, when a batch's events are garbage.
         with paused_collection():
             done = follower.catch_up(progress=batch_done)
+            follower.end_bulk()
         seconds = time.perf_counter() - started
         rows = _switch(log, live, scratch, follower, projections)
     finally:

@@ -50,10 +50,12 @@ class TrainingRecords(Projection):
             code_id TEXT,
             recorded_at TEXT NOT NULL
         )""",
+        *certificates.SCHEMA,
+    )
+    stepwise_indexes = (
         # Choosing a certificate again after a change reads through this one.
         "CREATE INDEX training_records_by_learner "
         "ON training_records (learner_id, completion_date, record_id)",
-        *certificates.SCHEMA,
     )
     read_indexes = (
         "CREATE INDEX training_records_by_code "
@@ -69,14 +71,34 @@ class TrainingRecords(Projection):
             CodeValiditySet: certificates.validity_set,
         }
 
+    def bulk_handlers(self) -> Mapping[type[Event], Apply]:
+        # The certificates follow from the records and validities alone.
+        return {
+            ev.TrainingRecordAdded: _row_added,
+            ev.TrainingRecordUpdated: _row_updated,
+            ev.TrainingRecordDeleted: _row_deleted,
+            CodeValiditySet: certificates.validity_stored,
+        }
+
+    def end_bulk(self, db: Db) -> None:
+        super().end_bulk(db)
+        certificates.derive(db)
+
 
 def _added(db: Writer, e: ev.TrainingRecordAdded) -> None:
-    learner_id = str(e.originator_id)
+    _row_added(db, e)
+    if e.code_id is not None:
+        certificates.record_added(
+            db, db.aggregate_id, e.code_id, e.record_id, e.completion_date
+        )
+
+
+def _row_added(db: Writer, e: ev.TrainingRecordAdded) -> None:
     db.write(
         "INSERT INTO training_records VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
             e.record_id,
-            learner_id,
+            db.aggregate_id,
             e.record_type,
             e.object_id,
             e.title,
@@ -84,16 +106,20 @@ def _added(db: Writer, e: ev.TrainingRecordAdded) -> None:
             e.completion_date,
             e.other_information,
             e.code_id,
-            e.timestamp.isoformat(),
+            db.occurred_at,
         ),
     )
-    if e.code_id is not None:
-        certificates.record_added(
-            db, learner_id, e.code_id, e.record_id, e.completion_date
-        )
 
 
 def _updated(db: Writer, e: ev.TrainingRecordUpdated) -> None:
+    _row_updated(db, e)
+    learner_id = str(e.originator_id)
+    codes = {code for code in (e.code_id, e.previous_code_id) if code is not None}
+    for code_id in sorted(codes):
+        certificates.refresh(db, learner_id, code_id)
+
+
+def _row_updated(db: Writer, e: ev.TrainingRecordUpdated) -> None:
     db.write(
         "UPDATE training_records SET title = ?, training_provider = ?, "
         "completion_date = ?, other_information = ?, code_id = ? WHERE record_id = ?",
@@ -106,16 +132,16 @@ def _updated(db: Writer, e: ev.TrainingRecordUpdated) -> None:
             e.record_id,
         ),
     )
-    learner_id = str(e.originator_id)
-    codes = {code for code in (e.code_id, e.previous_code_id) if code is not None}
-    for code_id in sorted(codes):
-        certificates.refresh(db, learner_id, code_id)
 
 
 def _deleted(db: Writer, e: ev.TrainingRecordDeleted) -> None:
-    db.write("DELETE FROM training_records WHERE record_id = ?", (e.record_id,))
+    _row_deleted(db, e)
     if e.code_id is not None:
         certificates.refresh(db, str(e.originator_id), e.code_id)
+
+
+def _row_deleted(db: Writer, e: ev.TrainingRecordDeleted) -> None:
+    db.write("DELETE FROM training_records WHERE record_id = ?", (e.record_id,))
 
 
 # Queries

@@ -50,6 +50,10 @@ def _event(actor: str, correlation: str) -> TrainingRecordAdded:
     )
 
 
+def _seen(event: TrainingRecordAdded) -> audit_log._Seen:
+    return audit_log._see(event, str(event.originator_id), event.timestamp.isoformat())
+
+
 @pytest.mark.parametrize("actor", ACTORS)
 @pytest.mark.parametrize("position", [1, 10**12])
 def test_the_written_out_head_is_the_encoders_own_text(
@@ -57,7 +61,7 @@ def test_the_written_out_head_is_the_encoders_own_text(
 ) -> None:
     event = _event(actor, f"{actor}-correlation")
 
-    head = audit_log._head_json(position, event, audit_log._see(event))
+    head = audit_log._head_json(position, event, _seen(event))
 
     assert head == audit_log._json(envelope(position, event))
 
@@ -65,7 +69,7 @@ def test_the_written_out_head_is_the_encoders_own_text(
 @pytest.mark.parametrize("actor", ACTORS)
 def test_the_row_and_the_hash_match_what_verification_recomputes(actor: str) -> None:
     event = _event(actor, str(uuid4()))
-    seen = audit_log._see(event)
+    seen = _seen(event)
 
     digest = audit_log._digest(
         GENESIS, audit_log._head_json(7, event, seen), seen.payload

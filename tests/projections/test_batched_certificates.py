@@ -20,6 +20,7 @@ from domain.learners import (
     TrainingRecordUpdated,
 )
 from domain.validity import CodeValiditySet
+from projections.applied import Applied, applied
 from projections.database import BufferedWriter, SQLiteStore
 from projections.follower import apply
 from projections.training_records import TrainingRecords
@@ -91,7 +92,7 @@ def _events() -> list[Event]:
     return events
 
 
-def _tables(batches: Sequence[Sequence[tuple[int, Event]]]) -> dict[str, list[tuple]]:
+def _tables(batches: Sequence[Sequence[Applied]]) -> dict[str, list[tuple]]:
     store = SQLiteStore(":memory:")
     projection = TrainingRecords()
     try:
@@ -113,7 +114,7 @@ def _tables(batches: Sequence[Sequence[tuple[int, Event]]]) -> dict[str, list[tu
 def test_a_batch_of_records_ends_with_the_certificates_of_one_event_at_a_time(
     size: int,
 ) -> None:
-    events = list(enumerate(_events(), start=1))
+    events = [applied(n, e) for n, e in enumerate(_events(), start=1)]
     one_by_one = _tables([[item] for item in events])
 
     batched = _tables([events[i : i + size] for i in range(0, len(events), size)])

@@ -9,7 +9,7 @@ import pytest
 
 from domain.events import Event
 from domain.learners import TrainingRecordDeleted
-from projections.database import SQLiteStore
+from projections.database import ReadStore, SQLiteStore
 from projections.follower import Follower
 from projections.projection import Apply
 from projections.training_records import TrainingRecords
@@ -97,3 +97,70 @@ def test_a_batch_that_fails_half_way_commits_nothing_so_a_retry_counts_once(
     finally:
         store.close()
     assert live_code(backend, "CLAESS2").active_record_count == 2
+
+
+REBUILDABLE = [p for p in all_projections() if p.rebuildable]
+
+
+def _rows(store: ReadStore) -> dict[str, list[tuple[object, ...]]]:
+    tables = [table for p in REBUILDABLE for table in p.tables]
+    with store.reading() as db:
+        return {
+            table: sorted(
+                (tuple(row) for row in db.execute(f"SELECT * FROM {table}")), key=repr
+            )
+            for table in tables
+        }
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 2000])
+def test_a_bulk_build_ends_with_the_tables_built_event_by_event(
+    backend: Backend, tmp_path: Path, batch_size: int
+) -> None:
+    busy_scenario(backend)
+    live = _rows(backend.store)
+
+    store = SQLiteStore(str(tmp_path / "bulk.db"))
+    try:
+        follower = Follower(backend.log, store, REBUILDABLE, batch_size, bulk=True)
+        follower.catch_up()
+        follower.end_bulk()
+        assert _rows(store) == live
+    finally:
+        store.close()
+
+    assert live["certificates"]
+    assert any(row[4] is not None for row in live["certificates"])
+
+
+def test_events_after_a_bulk_build_apply_event_by_event(
+    backend: Backend, tmp_path: Path
+) -> None:
+    busy_scenario(backend)
+    live = _rows(backend.store)
+    deleted = next(
+        n.id
+        for n in backend.log.recorder.select_notifications(start=1, limit=10_000)
+        if n.topic == "qualify:TrainingRecordDeleted"
+    )
+
+    store = SQLiteStore(str(tmp_path / "bulk.db"))
+    try:
+        follower = Follower(backend.log, store, REBUILDABLE, bulk=True)
+        follower.catch_up(until=deleted - 1)
+        follower.end_bulk()
+        follower.catch_up()
+        assert _rows(store) == live
+    finally:
+        store.close()
+
+
+def test_a_bulk_build_refuses_a_read_model_that_is_never_rebuilt(
+    backend: Backend, tmp_path: Path
+) -> None:
+    store = SQLiteStore(str(tmp_path / "bulk.db"))
+    try:
+        with pytest.raises(ValueError, match="rebuildable"):
+            Follower(backend.log, store, all_projections(), bulk=True)
+    finally:
+        store.close()
