@@ -54,6 +54,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from graph.limits import is_kept_node
+
 READ = "qualify.read"
 """Metadata key: a field's answer without arguments, as ``read(parent, context)``."""
 
@@ -91,6 +93,8 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self.plain = plain_fields(self.schema)
         self.readable = readable_fields(self.schema)
         self.compiled = _compiled.setdefault(self.schema, {})
+        # Kept answers hold their field nodes, and the nodes their whole text.
+        self.keep = is_kept_node(self.operation)
         # Strawberry always passes a middleware manager; one holding nothing
         # leaves resolvers as they are.
         middleware = self.middleware_manager
@@ -166,7 +170,8 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         parser cache hands out again for the same query text; the entry holds the
         nodes, so their ids cannot be reused while it is kept. A query whose
         selections carry directives is compiled for this request only, since
-        ``@skip`` and ``@include`` may depend on its variables.
+        ``@skip`` and ``@include`` may depend on its variables, and so is one
+        whose text is too long to keep.
         """
         if not self.short:
             return None
@@ -179,7 +184,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         complete = self._complete(kind, field_details_list)
         if listed and complete is not None:
             complete = _list(complete, isinstance(kind, GraphQLNonNull))
-        if _directive_free(nodes, self.fragments):
+        if self.keep and _directive_free(nodes, self.fragments):
             if len(self.compiled) >= ANSWERS_KEPT:
                 del self.compiled[next(iter(self.compiled))]
             self.compiled[key] = (kind, nodes, complete)

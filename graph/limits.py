@@ -38,6 +38,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     Lexer,
+    Node,
     OperationDefinitionNode,
     SelectionSetNode,
     Source,
@@ -64,7 +65,14 @@ from qualify.config import Settings
 # many more levels of them are allowed before the text is refused unparsed.
 NESTING_ALLOWANCE = 32
 CACHE_SIZE = 512
+"""How many entries each cache of query texts, documents and costs may hold."""
 CACHED_TEXT_LENGTH = 16 * 1024
+"""The longest query text kept between requests, in any cache.
+
+A client may pad a query with comments up to the body limit; keeping such texts
+(or documents, whose locations hold their text) would let distinct ones fill
+memory. A longer text is still answered, only worked out afresh each time.
+"""
 # Introspection answers from the schema in memory and is off in production;
 # GraphiQL's own introspection query is 15 levels deep.
 _INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
@@ -116,6 +124,19 @@ class Limits:
         return self.max_depth + NESTING_ALLOWANCE
 
 
+def is_kept(query: str) -> bool:
+    """Whether ``query`` is short enough to be kept between requests."""
+    return len(query) <= CACHED_TEXT_LENGTH
+
+
+def is_kept_node(node: Node) -> bool:
+    """Whether ``node`` was parsed from a text short enough to be kept.
+
+    A node's location refers to the whole text it was parsed from.
+    """
+    return node.loc is None or is_kept(node.loc.source.body)
+
+
 def limit_error(code: str, message: str) -> GraphQLError:
     """An error that refuses the whole request, with its code for clients."""
     return GraphQLError(message, extensions={"code": code})
@@ -132,7 +153,7 @@ def text_problem(
     Verdicts on texts of ordinary length are remembered; a long text is read
     again each time, so that a stream of distinct large texts cannot fill memory.
     """
-    if len(query) <= CACHED_TEXT_LENGTH:
+    if is_kept(query):
         return _cached_text_problem(query, max_tokens, max_nesting)
     return _text_problem(query, max_tokens, max_nesting)
 
@@ -493,7 +514,8 @@ class CostCache:
 
     Only ``first`` arguments change a cost, and they are numbers, so two requests
     that differ in other variables (a username, say) cost the same. GraphQL takes
-    ``100.0`` for the Int 100, so every number is part of the key, as sent.
+    ``100.0`` for the Int 100, so every number is part of the key, as sent. A
+    text too long to keep is costed afresh each time.
     """
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
@@ -510,6 +532,10 @@ class CostCache:
         max_page_size: int,
     ) -> int | None:
         """The operation's cost, from the cache or worked out and kept."""
+        if not is_kept(query):
+            return operation_cost(
+                schema, document, operation_name, variables, max_page_size
+            )
         numbers = tuple(
             sorted(
                 (name, repr(value))

@@ -29,6 +29,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.utils.await_maybe import await_maybe
 
 from graph.context import Context
+from graph.limits import is_kept
 
 if TYPE_CHECKING:
     from graph.schema import QualifySchema
@@ -50,7 +51,10 @@ class Prepared:
 
 
 class PreparedQueries:
-    """Query documents by text and operation name, the oldest dropped when full."""
+    """Query documents by text and operation name, the oldest dropped when full.
+
+    A text too long to keep takes the whole way every time.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -64,6 +68,8 @@ class PreparedQueries:
         self, query: str, operation_name: str | None, prepared: Prepared
     ) -> None:
         """Keep ``prepared`` for requests sending the same text and name."""
+        if not is_kept(query):
+            return
         key = (query, operation_name)
         if key not in self._known and len(self._known) >= self.size:
             del self._known[next(iter(self._known))]

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from domain.principal import Role
 from graph.app import create_app
@@ -23,6 +24,7 @@ from qualify.config import Settings
 class Server:
     url: str
     backend: Backend
+    app: Starlette
 
     def token(self, username: str = "admin", role: Role = Role.ADMIN) -> str:
         return issue_token(self.backend.settings.jwt_secret, username, role)
@@ -58,9 +60,8 @@ class GraphQLClient:
 
 
 def serve(backend: Backend) -> Iterator[Server]:
-    config = uvicorn.Config(
-        create_app(backend), host="127.0.0.1", port=0, log_level="warning"
-    )
+    app = create_app(backend)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -70,7 +71,7 @@ def serve(backend: Backend) -> Iterator[Server]:
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Server(f"http://127.0.0.1:{port}", backend)
+        yield Server(f"http://127.0.0.1:{port}", backend, app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -7,6 +7,7 @@ from graphql import NoUnusedFragmentsRule, specified_rules
 from strawberry.schema.schema import validate_document
 
 from graph.documents import Documents
+from graph.limits import CACHED_TEXT_LENGTH
 
 
 @strawberry.type
@@ -51,3 +52,20 @@ def test_the_oldest_verdict_goes_when_the_cache_is_full() -> None:
     documents.verdict(SCHEMA, documents.parse(texts[0]), RULES)
 
     assert documents.validations == 4
+
+
+def test_a_text_too_long_to_keep_is_parsed_and_validated_each_time() -> None:
+    documents = Documents(size=4)
+    text = "{ name nope } #" + "x" * CACHED_TEXT_LENGTH
+
+    first = documents.parse(text)
+    again = documents.parse(text)
+    verdicts = [documents.verdict(SCHEMA, d, RULES) for d in (first, first)]
+
+    assert again is not first
+    assert again.to_dict() == first.to_dict()
+    assert documents.parsed.cache_info().currsize == 0
+    assert documents.validations == 2
+    assert [[e.message for e in v] for v in verdicts] == [
+        ["Cannot query field 'nope' on type 'Query'. Did you mean 'name'?"]
+    ] * 2

@@ -11,10 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import Node, parse
+from starlette.routing import Route
 
-from graph import limits
-from graph.schema import DOCUMENTS
+from graph import execution, limits
+from graph.schema import DOCUMENTS, QualifySchema, build_schema
 from projections import code_usage
+from qualify.config import Settings
 from tests.graph.conftest import Server, post_json
 
 Start = Callable[..., Server]
@@ -861,3 +864,113 @@ async def test_a_page_size_sent_as_a_float_is_costed_as_the_number_it_is(
     assert costly["data"] is None
     assert too_large["data"] is None
     assert "first must be from 1 to 100; got 1000." in too_large["errors"][0]["message"]
+
+
+# What is kept between requests
+
+
+def _schema(server: Server) -> QualifySchema:
+    (view,) = (
+        route.endpoint
+        for route in server.app.routes
+        if isinstance(route, Route) and route.path == "/graphql"
+    )
+    schema: QualifySchema = view.qualify_schema
+    return schema
+
+
+def _caches_holding(server: Server, query: str) -> set[str]:
+    """The caches kept between requests that hold ``query`` or nodes parsed from it;
+    the two caches of functions are measured by their sizes instead."""
+
+    def parsed_from_query(node: Node) -> bool:
+        return node.loc is not None and node.loc.source.body == query
+
+    schema = _schema(server)
+    answers = execution._compiled.get(schema._schema, {})
+    held = {
+        "verdicts": any(
+            parsed_from_query(document)
+            for _, document, _ in DOCUMENTS._verdicts.values()
+        ),
+        "costs": any(key[0] == query for key in schema.request_limits.costs.costs),
+        "prepared": schema.prepared.get(query, None) is not None,
+        "answers": any(
+            parsed_from_query(node)
+            for _, nodes, _ in answers.values()
+            for node in nodes
+        ),
+    }
+    return {name for name, holds in held.items() if holds}
+
+
+def _cache_sizes() -> tuple[int, int]:
+    """How many texts the parser's and the text check's caches hold."""
+    return (
+        DOCUMENTS.parsed.cache_info().currsize,
+        limits._cached_text_problem.cache_info().currsize,
+    )
+
+
+PAGE_OF_CODES = "query($n: Int!) { codes(first: $n) { totalCount nodes { code } } }"
+NO_CODES = {
+    "data": {"codes": {"totalCount": 0, "nodes": []}},
+    "extensions": _cost(1 + 5 * (1 + 2)),
+}
+
+
+async def test_a_query_of_ordinary_length_is_kept_for_the_next_requests(
+    server: Server,
+) -> None:
+    # A comment of its own makes the text new to the module-wide caches.
+    query = f"{PAGE_OF_CODES} # {server.url}"
+    sizes = _cache_sizes()
+
+    answers = [await _ask(server, query, {"n": 5}) for _ in range(3)]
+
+    assert answers == [NO_CODES] * 3
+    assert _cache_sizes() == (sizes[0] + 1, sizes[1] + 1)
+    assert _caches_holding(server, query) == {
+        "verdicts",
+        "costs",
+        "prepared",
+        "answers",
+    }
+
+
+async def test_a_query_padded_past_the_kept_length_is_answered_but_never_kept(
+    server: Server,
+) -> None:
+    # Distinct texts padded with comments up to the body limit would otherwise
+    # pile up in memory, however few tokens they hold.
+    query = f"{PAGE_OF_CODES} # {server.url} " + "x" * limits.CACHED_TEXT_LENGTH
+    sizes = _cache_sizes()
+    validations = DOCUMENTS.validations
+
+    answers = [await _ask(server, query, {"n": 5}) for _ in range(3)]
+
+    assert answers == [NO_CODES] * 3
+    assert _cache_sizes() == sizes
+    assert _caches_holding(server, query) == set()
+    assert DOCUMENTS.validations == validations + 3
+
+
+def test_a_text_at_the_kept_length_is_kept_and_one_past_it_is_not() -> None:
+    at_limit = "{ __typename }".ljust(limits.CACHED_TEXT_LENGTH)
+
+    assert limits.is_kept(at_limit)
+    assert not limits.is_kept(at_limit + " ")
+    assert limits.is_kept_node(parse(at_limit))
+    assert not limits.is_kept_node(parse(at_limit + " "))
+    assert limits.is_kept_node(parse(at_limit + " ", no_location=True))
+
+
+def test_the_oldest_cost_goes_when_the_cache_is_full() -> None:
+    schema = build_schema(Settings())._schema
+    costs = limits.CostCache(size=2)
+    texts = ["{ codes { totalCount } }", "{ __typename }", "{ a: __typename }"]
+
+    for text in texts:
+        costs.cost(schema, text, parse(text), None, None, 100)
+
+    assert [key[0] for key in costs.costs] == texts[1:]

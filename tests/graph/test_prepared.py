@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import parse
 
 import graph.app
 from domain.principal import Role
-from graph.prepared import PreparedQueries, request_fields
+from graph.limits import CACHED_TEXT_LENGTH
+from graph.prepared import Prepared, PreparedQueries, request_fields
 from tests.graph.conftest import Server
 from tests.support import LEARNER, OTHER_LEARNER, SEED_PATH, load_seed
 
@@ -282,3 +284,23 @@ def test_only_a_plain_request_body_can_take_the_prepared_path(
     body: object, fields: object
 ) -> None:
     assert request_fields(body) == fields
+
+
+def test_the_oldest_prepared_query_goes_when_the_cache_is_full() -> None:
+    queries = PreparedQueries(size=2)
+    texts = ["{ a }", "{ b }", "{ c }"]
+    prepared = [Prepared(parse(text), None, "query anonymous") for text in texts]
+
+    for text, known in zip(texts, prepared, strict=True):
+        queries.remember(text, None, known)
+
+    assert [queries.get(text, None) for text in texts] == [None, *prepared[1:]]
+
+
+def test_a_query_too_long_to_keep_is_never_prepared() -> None:
+    queries = PreparedQueries(size=2)
+    text = "{ a } #" + "x" * CACHED_TEXT_LENGTH
+
+    queries.remember(text, None, Prepared(parse(text), None, "query anonymous"))
+
+    assert queries.get(text, None) is None
