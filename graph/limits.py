@@ -38,12 +38,17 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     Lexer,
+    ListTypeNode,
+    NamedTypeNode,
     Node,
+    NonNullTypeNode,
     OperationDefinitionNode,
     SelectionSetNode,
     Source,
     Token,
     TokenKind,
+    TypeNode,
+    Undefined,
     get_named_type,
 )
 from graphql.execution.values import (
@@ -464,37 +469,54 @@ class _Costing:
         return None
 
 
-def operation_cost(
+Runnable = list[tuple[int, OperationDefinitionNode, VariableValues]]
+"""Operations that may run: each one's place in the document, and its variables."""
+
+
+def runnable_operations(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation_name: str | None,
     raw_variables: dict[str, Any] | None,
+) -> Runnable:
+    """The operations named (every one, with no name) whose variables fit.
+
+    An operation whose variables do not fit their types cannot run: execution
+    refuses them itself, before any resolver.
+    """
+    runnable: Runnable = []
+    for index, definition in enumerate(document.definitions):
+        if not isinstance(definition, OperationDefinitionNode) or (
+            operation_name is not None
+            and (definition.name is None or definition.name.value != operation_name)
+        ):
+            continue
+        variables = get_variable_values(
+            schema, definition.variable_definitions or (), raw_variables or {}
+        )
+        if not isinstance(variables, list):
+            runnable.append((index, definition, variables))
+    return runnable
+
+
+def operation_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    runnable: Runnable,
     max_page_size: int = MAX_PAGE_SIZE,
 ) -> int | None:
-    """The cost of the operation that would run, or None when it cannot run.
+    """The cost of the operation that would run, or None when none can.
 
     With no operation name every operation is costed and the dearest one counts,
-    whichever one execution picks. Variables that do not fit their types leave the
-    cost unknown: execution refuses them itself, before any resolver.
+    whichever one execution picks.
     """
     fragments = {
         d.name.value: d
         for d in document.definitions
         if isinstance(d, FragmentDefinitionNode)
     }
-    operations = [
-        d
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode)
-        and (operation_name is None or (d.name and d.name.value == operation_name))
-    ]
     worst: int | None = None
-    for operation in operations:
-        variables = get_variable_values(
-            schema, operation.variable_definitions or (), raw_variables or {}
-        )
-        if isinstance(variables, list):
-            continue
+    for _index, operation, variables in runnable:
         root = schema.get_root_type(operation.operation)
         costing = _Costing(schema, fragments, variables, max_page_size)
         costing.fragment_costs()
@@ -503,19 +525,46 @@ def operation_cost(
     return worst
 
 
+def _page_sizes(runnable: Runnable) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """What a cost depends on beyond the text: which operations may run, and the
+    value each gives its Int variables, the only ones a ``first`` can take.
+
+    The values are read after coercion, so ``100.0`` is the Int 100, and a
+    variable left out (the argument's default applies) differs from one sent as
+    null (refused by a ``first`` that must not be null).
+    """
+    return tuple(
+        (
+            index,
+            tuple(
+                repr(variables.coerced.get(definition.variable.name.value, Undefined))
+                for definition in operation.variable_definitions or ()
+                if _names_int(definition.type)
+            ),
+        )
+        for index, operation, variables in runnable
+    )
+
+
+def _names_int(node: TypeNode) -> bool:
+    while isinstance(node, ListTypeNode | NonNullTypeNode):
+        node = node.type
+    return isinstance(node, NamedTypeNode) and node.name.value == "Int"
+
+
 # The extension
 
 
-CostKey = tuple[str, str | None, tuple[tuple[str, str], ...]]
+CostKey = tuple[str, str | None, tuple[tuple[int, tuple[str, ...]], ...]]
 
 
 class CostCache:
-    """Costs already worked out, by query text, operation and numeric variables.
+    """Costs already worked out, by query text, operation and page sizes.
 
-    Only ``first`` arguments change a cost, and they are numbers, so two requests
-    that differ in other variables (a username, say) cost the same. GraphQL takes
-    ``100.0`` for the Int 100, so every number is part of the key, as sent. A
-    text too long to keep is costed afresh each time.
+    Only ``first`` arguments change a cost, so two requests that differ in other
+    variables (a username, say) cost the same; but variables that do not fit leave
+    no operation to cost, so they are checked on every request, before the cache
+    is read. A text too long to keep is costed afresh each time.
     """
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
@@ -532,29 +581,20 @@ class CostCache:
         max_page_size: int,
     ) -> int | None:
         """The operation's cost, from the cache or worked out and kept."""
+        runnable = runnable_operations(schema, document, operation_name, variables)
+        if not runnable:
+            return None
         if not is_kept(query):
-            return operation_cost(
-                schema, document, operation_name, variables, max_page_size
-            )
-        numbers = tuple(
-            sorted(
-                (name, repr(value))
-                for name, value in (variables or {}).items()
-                if isinstance(value, int | float) and not isinstance(value, bool)
-            )
-        )
-        key = (query, operation_name, numbers)
+            return operation_cost(schema, document, runnable, max_page_size)
+
+        key = (query, operation_name, _page_sizes(runnable))
         if key in self.costs:
             self.costs.move_to_end(key)
             return self.costs[key]
-        cost = operation_cost(
-            schema, document, operation_name, variables, max_page_size
-        )
-        if cost is not None:
-            # An unknown cost (variables that do not fit) is worked out again.
-            self.costs[key] = cost
-            if len(self.costs) > self.size:
-                self.costs.popitem(last=False)
+        cost = operation_cost(schema, document, runnable, max_page_size)
+        self.costs[key] = cost
+        if len(self.costs) > self.size:
+            self.costs.popitem(last=False)
         return cost
 
 

@@ -847,6 +847,83 @@ async def test_a_remembered_cost_follows_the_page_size_it_was_asked_with(
     assert [a["extensions"]["cost"]["requested"] for a in answers] == [6, 6, 8, 6]
 
 
+def _variable_error(message: str, column: int) -> dict[str, Any]:
+    return {
+        "message": message,
+        "locations": [{"line": 1, "column": column}],
+        "extensions": {"code": "BAD_USER_INPUT"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "valid", "invalid", "error"),
+    [
+        pytest.param(
+            "query($n: Int!, $s: String!) "
+            "{ codes(first: $n, search: $s) { totalCount } }",
+            {"n": 5, "s": "a"},
+            {"n": 5},
+            _variable_error(
+                "Variable '$s' has invalid value: Expected a value of non-null "
+                "type 'String!' to be provided.",
+                17,
+            ),
+            id="a-variable-left-out",
+        ),
+        pytest.param(
+            "query($n: Int!, $s: String) "
+            "{ codes(first: $n, search: $s) { totalCount } }",
+            {"n": 5, "s": "a"},
+            {"n": 5, "s": 7},
+            _variable_error(
+                "Variable '$s' has invalid value: String cannot represent a non "
+                "string value: 7",
+                17,
+            ),
+            id="a-number-for-a-string",
+        ),
+        pytest.param(
+            "query($n: Int!) { codes(first: $n) { totalCount } }",
+            {"n": 5},
+            {"n": "5"},
+            _variable_error(
+                "Variable '$n' has invalid value: Int cannot represent "
+                "non-integer value: '5'",
+                7,
+            ),
+            id="a-string-for-a-page-size",
+        ),
+        pytest.param(
+            "query($n: Int) { codes(first: $n) { totalCount } }",
+            {},
+            {"n": None},
+            {
+                "message": "Argument 'first' has invalid value: Expected variable "
+                "'$n' provided to non-null type 'Int!' not to be None.",
+                "locations": [{"line": 1, "column": 31}],
+                "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+            },
+            id="null-for-a-page-size-left-out-before",
+        ),
+    ],
+)
+async def test_a_request_is_answered_alike_whatever_was_sent_before_it(
+    start_server: Start,
+    query: str,
+    valid: dict[str, Any],
+    invalid: dict[str, Any],
+    error: dict[str, Any],
+) -> None:
+    # A cost remembered for the valid variables must not answer for the others.
+    fresh = await _ask(start_server(), query, invalid)
+    server = start_server()
+    earlier = await _ask(server, query, valid)
+    after_valid = await _ask(server, query, invalid)
+
+    assert earlier["data"] == {"codes": {"totalCount": 0}}
+    assert fresh == after_valid == {"data": None, "errors": [error]}
+
+
 async def test_a_page_size_sent_as_a_float_is_costed_as_the_number_it_is(
     start_server: Start,
 ) -> None:
