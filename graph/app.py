@@ -6,12 +6,14 @@ import json
 import logging
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 from uuid import uuid4
 
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -184,6 +186,12 @@ class QualifyGraphQL(GraphQL[Context, None]):
             form = await request.get_form_data()
         except ValueError:
             raise HTTPException(400, "The multipart body cannot be read.") from None
+        except StarletteHTTPException as error:
+            # Starlette's own refusal (no boundary, a damaged part) is plain text.
+            reason = error.detail[:1].lower() + error.detail[1:]
+            raise HTTPException(
+                400, f"The multipart body cannot be read: {reason}"
+            ) from None
         problem = upload_map_problem(
             self._form_json(form.form.get("operations", "{}")),
             self._form_json(form.form.get("map", "{}")),
@@ -457,12 +465,49 @@ def _item(node: object, key: str) -> object:
     return None
 
 
-def _error(status: int, code: str, message: str, correlation_id: str) -> Response:
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    correlation_id: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    headers = {"X-Request-Id": correlation_id}
+    sent = {**(headers or {}), "X-Request-Id": correlation_id}
     if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(body, status_code=status, headers=headers)
+        sent["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, headers=sent)
+
+
+async def refuse_route(request: Request, error: Exception) -> Response:
+    """A method or address no route serves, refused in the shape of every error.
+
+    Starlette's router answers these in plain text before any endpoint runs.
+    """
+    if not isinstance(error, StarletteHTTPException):
+        raise error
+    headers = dict(error.headers or {})
+    if error.status_code == 405 and "Allow" in headers:
+        # Starlette lists a route's methods from a set, in no fixed order.
+        allowed = ", ".join(sorted(m.strip() for m in headers["Allow"].split(",")))
+        headers["Allow"] = allowed
+        message = (
+            f"The method {request.method} is not allowed at {request.url.path}; "
+            f"it takes {allowed}."
+        )
+    elif error.status_code == 404:
+        message = f"Nothing is served at {request.url.path}."
+    else:
+        message = error.detail
+    correlation_id = _request_id(request)
+    logger.info(
+        "%s %s status=%s refused id=%s",
+        request.method,
+        request.url.path,
+        error.status_code,
+        correlation_id,
+    )
+    return _error(error.status_code, "BAD_REQUEST", message, correlation_id, headers)
 
 
 def _outcome(request: Request) -> str:
@@ -508,7 +553,8 @@ def create_app(backend: Backend) -> Starlette:
             Route(EXPORT_PATH, export_records, methods=["GET"]),
             Route(EXPIRATIONS_PATH, export_expirations, methods=["GET"]),
             Route(TEMPLATE_PATH, export_template, methods=["GET"]),
-        ]
+        ],
+        exception_handlers={StarletteHTTPException: refuse_route},
     )
     app.state.backend = backend
     return app

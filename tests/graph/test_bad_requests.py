@@ -15,6 +15,7 @@ import pytest
 
 from domain.principal import Role
 from graph.auth import AUDIENCE
+from graph.exports import EXPORT_PATH
 from projections import code_usage
 from tests.graph.conftest import GraphQLClient, Server
 
@@ -409,6 +410,106 @@ async def test_a_bad_request_answers_with_the_callers_own_request_id(
     assert response.status_code == 400
     assert response.headers["X-Request-Id"] == "req-42"
     assert "WWW-Authenticate" not in response.headers
+
+
+# Methods, addresses and bodies no route reads
+
+
+def _refused(message: str) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/graphql", "GET, HEAD, POST"),
+        ("DELETE", "/graphql", "GET, HEAD, POST"),
+        ("POST", EXPORT_PATH, "GET, HEAD"),
+        ("PATCH", "/health", "GET, HEAD"),
+    ],
+)
+async def test_a_method_a_route_does_not_take_is_refused_as_json(
+    start_server: Any,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    path: str,
+    allowed: str,
+) -> None:
+    caplog.set_level(logging.ERROR)
+    server = start_server()
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.request(
+            method,
+            f"{server.url}{path}",
+            json={"query": "{ __typename }"},
+            headers={
+                "Authorization": f"Bearer {server.token()}",
+                "X-Request-Id": "req-405",
+            },
+        )
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allowed
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["X-Request-Id"] == "req-405"
+    assert response.json() == _refused(
+        f"The method {method} is not allowed at {path}; it takes {allowed}."
+    )
+    assert _defects(caplog) == []
+
+
+async def test_an_address_nothing_serves_is_refused_as_json(
+    start_server: Any,
+) -> None:
+    server = start_server()
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.get(f"{server.url}/graphql/nope")
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == _refused("Nothing is served at /graphql/nope.")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "message"),
+    [
+        pytest.param(
+            "multipart/form-data",
+            "The multipart body cannot be read: missing boundary in multipart.",
+            id="no-boundary",
+        ),
+        pytest.param(
+            "multipart/form-data; boundary=qualify",
+            "The multipart body cannot be read: invalid multipart data.",
+            id="no-part-on-that-boundary",
+        ),
+    ],
+)
+async def test_a_multipart_body_that_cannot_be_read_is_refused_as_json(
+    start_server: Any,
+    caplog: pytest.LogCaptureFixture,
+    content_type: str,
+    message: str,
+) -> None:
+    caplog.set_level(logging.ERROR)
+    server = start_server()
+    stored = server.backend.log.recorder.max_notification_id()
+
+    response = await _post_raw(
+        server,
+        b"operations=1",
+        content_type=content_type,
+        **{"Apollo-Require-Preflight": "true", "X-Request-Id": "req-400"},
+    )
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["X-Request-Id"] == "req-400"
+    assert response.json() == _refused(message)
+    assert server.backend.log.recorder.max_notification_id() == stored
+    assert _defects(caplog) == []
 
 
 # Lone surrogate escapes
