@@ -9,8 +9,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import Recording
 
 from domain.application import EventLog, Outcome, Qualify
@@ -28,7 +30,12 @@ from projections.path_progress import PathProgress, participant_ids
 from projections.postgres import PostgresStore
 from projections.projection import Projection
 from projections.training_records import TrainingRecords, learner_of_record
-from qualify.config import PostgresLocation, Settings, store_location
+from qualify.config import (
+    PostgresLocation,
+    Settings,
+    SQLiteLocation,
+    store_location,
+)
 from qualify.event_store import TOPIC as RECORDER_TOPIC
 
 # How long a server waits for projection workers before answering anyway.
@@ -44,6 +51,8 @@ CATCH_UP_SECONDS = 0.5
 # 20,000 at a time spent 0.5 s committing, 2,000 at a time 2 s. A command that
 # waits for its own event waits for all earlier ones either way.
 SQLITE_BATCH_SIZE = 20_000
+# The event store's table, as the library names it on SQLite and PostgreSQL.
+EVENTS_TABLE = "stored_events"
 _logger = logging.getLogger(__name__)
 
 
@@ -277,6 +286,27 @@ def _collection_paused_for(command: Command) -> AbstractContextManager[None]:
     if isinstance(command, ImportTrainingRecords):
         return paused_collection()
     return nullcontext()
+
+
+def store_exists(location: SQLiteLocation | PostgresLocation) -> bool:
+    """Whether a store was already made at ``location``, found without making one.
+
+    An in-memory store never exists before it is opened. A SQLite file is taken
+    for a store when it holds anything at all: opening it to look would make its
+    write-ahead log beside it.
+    """
+    if isinstance(location, SQLiteLocation):
+        if location.path == ":memory:":
+            return False
+        path = Path(location.path)
+        return path.is_file() and path.stat().st_size > 0
+    with psycopg.connect(location.conninfo) as connection:
+        found = connection.execute(
+            "SELECT 1 FROM information_schema.tables "
+            "WHERE table_schema = %s AND table_name = %s",
+            (location.schema, EVENTS_TABLE),
+        ).fetchone()
+    return found is not None
 
 
 def build(settings: Settings, *, follow: bool | None = None) -> Backend:

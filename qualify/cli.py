@@ -39,8 +39,15 @@ from projections.integrity import chained_entries
 from projections.integrity import check as check_integrity
 from projections.rebuild import rebuild
 from projections.verification import verify
-from qualify.bootstrap import all_projections, build, catching_up
-from qualify.config import ConfigurationError, Settings
+from qualify.bootstrap import all_projections, build, catching_up, store_exists
+from qualify.config import (
+    DEFAULT_DATABASE_URL,
+    ConfigurationError,
+    PostgresLocation,
+    Settings,
+    SQLiteLocation,
+    store_location,
+)
 from qualify.demo import load_demo
 from qualify.worker import run_worker
 
@@ -571,6 +578,13 @@ def _import(args: argparse.Namespace) -> int:
         _fail(error.message)
         return USAGE_ERROR
 
+    # An import checks its rows against a store's learners and records: opening
+    # a new, empty store (in the wrong directory, say) would only refuse them all.
+    location = store_location(settings.database_url)
+    if not store_exists(location):
+        _fail(_no_store(settings.database_url, location))
+        return USAGE_ERROR
+
     backend = build(settings)
     try:
         if args.dry_run:
@@ -596,6 +610,35 @@ def _import(args: argparse.Namespace) -> int:
     assert outcome.report is not None
     _print_report(outcome.report)
     return 0
+
+
+def _no_store(url: str, location: SQLiteLocation | PostgresLocation) -> str:
+    """Why there is nothing to import into at ``location``, and what to set."""
+    setting = f"QUALIFY_DATABASE_URL is {url}"
+    if url == DEFAULT_DATABASE_URL:
+        setting += " (the default)"
+    remedy = (
+        "set QUALIFY_DATABASE_URL to the store the server uses, e.g. "
+        "sqlite:////absolute/path/qualify.db or "
+        "postgresql://user@host:5432/dbname?schema=name."
+    )
+    if isinstance(location, PostgresLocation):
+        return (
+            f"There is no store in the schema {location.schema} of the database "
+            f"{location.dbname} at {location.host}:{location.port}; {remedy}"
+        )
+    if location.path == ":memory:":
+        return (
+            f"There is no store to import into: {setting}, a store that starts "
+            f"empty and vanishes on exit; {remedy}"
+        )
+    path = Path(location.path)
+    if path.is_absolute():
+        return f"There is no store at {path}: {setting}; {remedy}"
+    return (
+        f"There is no store at {path.absolute()}: {setting}, a path relative to "
+        f"the working directory. Run the command where the store is, or {remedy}"
+    )
 
 
 def _print_report(report: ImportReport) -> None:

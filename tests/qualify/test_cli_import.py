@@ -8,15 +8,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from domain.imports import EXPORT_HEADINGS, RecordsImported
 from qualify.bootstrap import Backend, build
 from qualify.cli import main
-from qualify.config import Settings
+from qualify.config import PostgresLocation, Settings, store_location
+from tests.conftest import STORES, _open_store
 from tests.csv_support import csv_file, import_row
 from tests.support import LEARNER, OTHER_LEARNER, load_seed, records_of
 
+POSTGRES_STORE = next(store for store in STORES if store.name == "postgres")
 COUNTS = "{} created, {} updated, {} deleted, {} unchanged, {} duplicate"
 DATE_REASON = (
     "The Completion Date must be written YYYY-MM-DD: 03/04/2023 could be "
@@ -294,3 +297,103 @@ def test_a_missing_file_exits_2(
     assert capsys.readouterr().err == (
         f"qualify: cannot read {path}: No such file or directory.\n"
     )
+
+
+# Where there is no store
+
+
+REMEDY = (
+    "set QUALIFY_DATABASE_URL to the store the server uses, e.g. "
+    "sqlite:////absolute/path/qualify.db or "
+    "postgresql://user@host:5432/dbname?schema=name.\n"
+)
+
+
+@pytest.mark.parametrize("dry_run", [["--dry-run"], []], ids=["dry-run", "import"])
+def test_an_import_outside_the_store_directory_names_the_store_and_creates_none(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    dry_run: list[str],
+) -> None:
+    # The default store is a path relative to the working directory.
+    monkeypatch.delenv("QUALIFY_DATABASE_URL")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    path = write(tmp_path, TWO_ROWS)
+
+    status = main(["import", str(path), *dry_run])
+
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.out == ""
+    assert captured.err.endswith(
+        f"qualify: There is no store at {elsewhere}/var/qualify.db: "
+        "QUALIFY_DATABASE_URL is sqlite:///var/qualify.db (the default), a path "
+        "relative to the working directory. Run the command where the store is, "
+        "or " + REMEDY
+    )
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_dry_run_into_a_store_file_that_does_not_exist_creates_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], database_url: str
+) -> None:
+    path = write(tmp_path, TWO_ROWS)
+
+    status = main(["import", str(path), "--dry-run"])
+
+    assert status == 2
+    assert capsys.readouterr().err.endswith(
+        f"qualify: There is no store at {tmp_path}/q.db: QUALIFY_DATABASE_URL is "
+        f"{database_url}; " + REMEDY
+    )
+    assert not (tmp_path / "q.db").exists()
+
+
+def test_a_dry_run_into_a_store_in_memory_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QUALIFY_DATABASE_URL", "memory://")
+    path = write(tmp_path, TWO_ROWS)
+
+    status = main(["import", str(path), "--dry-run"])
+
+    assert status == 2
+    assert capsys.readouterr().err.endswith(
+        "qualify: There is no store to import into: QUALIFY_DATABASE_URL is "
+        "memory://, a store that starts empty and vanishes on exit; " + REMEDY
+    )
+
+
+@pytest.fixture
+def pg_url(tmp_path: Path) -> Iterator[str]:
+    """A PostgreSQL schema no store was ever made in, dropped afterwards if made."""
+    yield from _open_store(POSTGRES_STORE, tmp_path)
+
+
+def test_a_dry_run_into_an_empty_postgresql_schema_creates_nothing(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    pg_url: str,
+) -> None:
+    location = store_location(pg_url)
+    assert isinstance(location, PostgresLocation)
+    monkeypatch.setenv("QUALIFY_DATABASE_URL", pg_url)
+    path = write(tmp_path, TWO_ROWS)
+
+    status = main(["import", str(path), "--dry-run"])
+
+    assert status == 2
+    assert capsys.readouterr().err.endswith(
+        f"qualify: There is no store in the schema {location.schema} of the "
+        f"database {location.dbname} at {location.host}:{location.port}; " + REMEDY
+    )
+    with psycopg.connect(location.conninfo) as connection:
+        schemas = connection.execute(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+            (location.schema,),
+        ).fetchall()
+    assert schemas == []
