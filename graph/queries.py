@@ -636,7 +636,11 @@ def event_filter(db: Db, given: EventFilterInput | None) -> EventFilter:
             raise NotFound(f"There is no qualification code {name}.", field="code")
         ids += [row.code_id, str(validity_id(UUID(row.code_id)))]
     if given.username is not None:
-        ids.append(str(learner_id(normalise_username(given.username))))
+        username = normalise_username(given.username)
+        learner = learners.learner_by_username(db, username)
+        if learner is None:
+            raise NotFound(f"No user is registered as {username}.", field="username")
+        ids.append(learner.learner_id)
     if given.path_code is not None:
         name = normalise_code(given.path_code, field="pathCode")
         found = read_path(db, name)

@@ -147,6 +147,29 @@ async def test_events_page_by_position_and_filter_by_type_actor_and_request(
     assert past["totalCount"] == 0
 
 
+async def test_a_registered_username_filters_the_log_to_that_learners_events(
+    client: GraphQLClient, scripted: dict[str, str]
+) -> None:
+    query = (
+        "query($filter: EventFilterInput) { events(first: 100, filter: $filter) "
+        "{ nodes { type } } }"
+    )
+
+    mine = (await client.data(query, {"filter": {"username": LEARNER.upper()}}))[
+        "events"
+    ]
+
+    assert types(mine) == [
+        "UserRegistered",
+        "Enrolled",
+        "ContentCompleted",
+        "TrainingRecordAdded",
+        "TrainingRecordUpdated",
+        "TrainingRecordAdded",
+        "TrainingRecordDeleted",
+    ]
+
+
 async def test_a_requests_id_finds_the_events_it_caused(
     client: GraphQLClient, server: Server
 ) -> None:
@@ -231,8 +254,20 @@ async def test_a_learner_reads_the_history_of_their_own_records(
             "code",
             "There is no qualification code NOSUCH.",
         ),
+        (
+            'filter: {username: " Nobody "}',
+            "NOT_FOUND",
+            "username",
+            "No user is registered as nobody.",
+        ),
     ],
-    ids=["unknown type", "foreign record id", "foreign cursor", "unknown code"],
+    ids=[
+        "unknown type",
+        "foreign record id",
+        "foreign cursor",
+        "unknown code",
+        "unknown username",
+    ],
 )
 async def test_a_bad_filter_or_cursor_is_refused_by_name(
     client: GraphQLClient, arguments: str, code: str, field: str, message: str
