@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
 from graph.documents import CachedDocuments, Documents
@@ -18,6 +19,7 @@ from graph.mutations import Mutation
 from graph.prepared import PreparedQueries, ReachedExecution
 from graph.queries import Query
 from graph.resolvers import call_resolvers_directly
+from graph.scalars import SCALARS
 from qualify.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ def build_schema(settings: Settings) -> QualifySchema:
         types=[RequestErrorCode],
         extensions=extensions,
         execution_context_class=PlainFieldsExecutionContext,
+        config=StrawberryConfig(scalar_map=SCALARS),
     )
     built.request_limits = request_limits
     built.prepared = PreparedQueries(CACHE_SIZE)

@@ -198,6 +198,60 @@ async def test_an_invalid_date_variable_is_bad_user_input_and_stores_nothing(
     assert _defects(caplog) == []
 
 
+DAY_FORMAT = "A date is written YYYY-MM-DD, as 2023-06-01."
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        pytest.param("20230601", id="basic-format"),
+        pytest.param("2023-W22-4", id="week-date"),
+        pytest.param("2023W224", id="basic-week-date"),
+        pytest.param("2023-06-01T00:00:00", id="with-a-time"),
+        pytest.param(" 2023-06-01", id="with-a-space"),
+        pytest.param("\uff12\uff10\uff12\uff13-06-01", id="full-width-digits"),
+    ],
+)
+async def test_a_date_variable_is_read_only_as_yyyy_mm_dd(
+    lena: GraphQLClient, day: str
+) -> None:
+    stored = _stored(lena.server)
+
+    response = await lena.post(RECORD, {"day": day})
+
+    assert response.json() == {
+        "data": None,
+        "errors": [
+            {
+                "message": "Variable '$day' has invalid value: Value cannot "
+                f'represent a Date: "{day}". {DAY_FORMAT}',
+                "locations": [{"line": 1, "column": 10}],
+                "extensions": {"code": "BAD_USER_INPUT"},
+            }
+        ],
+    }
+    assert _stored(lena.server) == stored
+
+
+async def test_a_date_literal_is_read_only_as_yyyy_mm_dd(
+    lena: GraphQLClient,
+) -> None:
+    response = await lena.post(
+        'mutation { addTrainingRecord(input: {username: "lena", title: "CPR", '
+        'completionDate: "20230601"}) { userErrors { code } } }'
+    )
+
+    assert response.json() == {
+        "data": None,
+        "errors": [
+            {
+                "message": f'Value cannot represent a Date: "20230601". {DAY_FORMAT}',
+                "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+            }
+        ],
+    }
+
+
 @pytest.mark.parametrize(
     ("query", "variables", "message"),
     [
