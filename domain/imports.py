@@ -223,6 +223,11 @@ def _id_key(cell: str) -> str:
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
     # The row number a person sees: the headings are row 1. A quoted cell may
     # hold line breaks, so rows are counted, not lines.
+    # A cell may be as long as the file (whose size is limited before it gets
+    # here): one too long for a column is that row's error, with the rest of
+    # the file still checked, not a refusal of the whole file. The csv module's
+    # limit is the process's; it is only ever raised.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     number = 0
     try:

@@ -16,6 +16,7 @@ from uuid import UUID
 import strawberry
 from anyio import to_thread
 
+from domain.access import access_id
 from domain.codes import normalise_code
 from domain.content import Status as DomainStatus
 from domain.errors import InvalidInput, InvalidReference, NotFound
@@ -636,11 +637,15 @@ def event_filter(db: Db, given: EventFilterInput | None) -> EventFilter:
             raise NotFound(f"There is no qualification code {name}.", field="code")
         ids += [row.code_id, str(validity_id(UUID(row.code_id)))]
     if given.username is not None:
+        # A user's events are those of their learner and of their rights; one
+        # given rights by an admin need never have been registered.
         username = normalise_username(given.username)
-        learner = learners.learner_by_username(db, username)
-        if learner is None:
-            raise NotFound(f"No user is registered as {username}.", field="username")
-        ids.append(learner.learner_id)
+        user_ids = [str(learner_id(username)), str(access_id(username))]
+        if not audit_log.has_events(db, user_ids):
+            raise NotFound(
+                f"No user named {username} appears in the log.", field="username"
+            )
+        ids += user_ids
     if given.path_code is not None:
         name = normalise_code(given.path_code, field="pathCode")
         found = read_path(db, name)

@@ -275,6 +275,16 @@ class EventFilter:
     """The last position to list: the moment an answer as of then stands at."""
 
 
+def has_events(db: Db, aggregate_ids: Sequence[str]) -> bool:
+    """Whether the log holds any event of these aggregates."""
+    marks = ", ".join("?" * len(aggregate_ids))
+    found = db.execute(
+        f"SELECT 1 FROM audit_events WHERE aggregate_id IN ({marks}) LIMIT 1",
+        tuple(aggregate_ids),
+    ).fetchone()
+    return found is not None
+
+
 def event_page(
     db: Db, only: EventFilter, first: int, after: str | None
 ) -> Page[AuditRow]:

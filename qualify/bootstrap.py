@@ -51,8 +51,9 @@ CATCH_UP_SECONDS = 0.5
 # 20,000 at a time spent 0.5 s committing, 2,000 at a time 2 s. A command that
 # waits for its own event waits for all earlier ones either way.
 SQLITE_BATCH_SIZE = 20_000
-# The event store's table, as the library names it on SQLite and PostgreSQL.
-EVENTS_TABLE = "stored_events"
+# The event store's table on PostgreSQL, named by the library after the
+# application (on SQLite it is "stored_events", but a file is looked at instead).
+POSTGRES_EVENTS_TABLE = f"{EventLog.name}_events"
 _logger = logging.getLogger(__name__)
 
 
@@ -304,7 +305,7 @@ def store_exists(location: SQLiteLocation | PostgresLocation) -> bool:
         found = connection.execute(
             "SELECT 1 FROM information_schema.tables "
             "WHERE table_schema = %s AND table_name = %s",
-            (location.schema, EVENTS_TABLE),
+            (location.schema, POSTGRES_EVENTS_TABLE),
         ).fetchone()
     return found is not None
 

@@ -585,7 +585,9 @@ def _import(args: argparse.Namespace) -> int:
         _fail(_no_store(settings.database_url, location))
         return USAGE_ERROR
 
-    backend = build(settings)
+    # The import applies its own events, as on SQLite: its report holds once it
+    # is printed, whether or not a projection worker runs beside it.
+    backend = build(settings, follow=True)
     try:
         if args.dry_run:
             print("checking every row; nothing is written...", file=sys.stderr)

@@ -368,13 +368,16 @@ def test_an_unknown_username_is_a_row_error(backend: Backend, seed: Seed) -> Non
 
 
 def test_a_huge_bad_cell_is_shown_cut_short(backend: Backend, seed: Seed) -> None:
-    title = "x" * 100_000
+    title = "x" * 1_000_000
 
-    report = rejected(backend, csv_file(import_row(title=title)))
+    report = rejected(
+        backend, csv_file(import_row(title=title), import_row(name="zed"))
+    )
 
-    [problem] = report.problems
+    problem, other = report.problems
     assert (problem.row, problem.column) == (2, TITLE)
-    assert problem.value == "x" * 200 + "… (100,000 characters in all)"
+    assert problem.value == "x" * 200 + "… (1,000,000 characters in all)"
+    assert other == Problem(3, NAME, "zed", "No user is registered as zed")
     assert problem.reason.startswith("A title has at most 200 characters")
 
 

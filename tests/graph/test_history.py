@@ -170,6 +170,21 @@ async def test_a_registered_username_filters_the_log_to_that_learners_events(
     ]
 
 
+async def test_a_user_known_only_by_their_rights_filters_the_log_to_them(
+    client: GraphQLClient,
+) -> None:
+    await client.data(
+        'mutation { assignRole(input: {username: "carol", role: AUDITOR}) '
+        "{ userErrors { code } } }"
+    )
+
+    found = await client.data(
+        '{ events(first: 10, filter: {username: "carol"}) { nodes { type } } }'
+    )
+
+    assert types(found["events"]) == ["AccessOpened", "RoleAssigned"]
+
+
 async def test_a_requests_id_finds_the_events_it_caused(
     client: GraphQLClient, server: Server
 ) -> None:
@@ -258,7 +273,7 @@ async def test_a_learner_reads_the_history_of_their_own_records(
             'filter: {username: " Nobody "}',
             "NOT_FOUND",
             "username",
-            "No user is registered as nobody.",
+            "No user named nobody appears in the log.",
         ),
     ],
     ids=[

@@ -103,14 +103,19 @@ def usernames(backend: Backend) -> list[str]:
 def dispatched(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The usernames registered by each event handed to a read model, in order."""
     seen: list[str] = []
-    dispatch: Callable[[Any, Any, object], None] = follower_module._dispatch
+    apply: Callable[..., None] = follower_module.apply
 
-    def recording(db: Any, handlers: Any, event: object) -> None:
-        if isinstance(event, UserRegistered):
-            seen.append(event.username)
-        dispatch(db, handlers, event)
+    def recording(
+        db: Any, handlers: Any, batch: Any, after: int = 0, shared: Any = None
+    ) -> None:
+        seen.extend(
+            item.event.username
+            for item in batch
+            if item.position > after and isinstance(item.event, UserRegistered)
+        )
+        apply(db, handlers, batch, after, shared)
 
-    monkeypatch.setattr(follower_module, "_dispatch", recording)
+    monkeypatch.setattr(follower_module, "apply", recording)
     return seen
 
 

@@ -397,3 +397,28 @@ def test_a_dry_run_into_an_empty_postgresql_schema_creates_nothing(
             (location.schema,),
         ).fetchall()
     assert schemas == []
+
+
+def test_an_import_into_a_postgresql_store_runs(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    pg_url: str,
+) -> None:
+    seeding = build(Settings(database_url=pg_url), follow=True)
+    try:
+        load_seed(seeding)
+    finally:
+        seeding.close()
+    monkeypatch.setenv("QUALIFY_DATABASE_URL", pg_url)
+    path = write(tmp_path, TWO_ROWS)
+
+    status = main(["import", str(path)])
+
+    assert status == 0
+    assert capsys.readouterr().out.startswith(
+        f"records.csv changed: {COUNTS.format(2, 0, 0, 0, 0)}\n"
+    )
+    # Read without following: the import itself has applied its events.
+    with opened(pg_url) as backend:
+        assert [r.title for r in records_of(backend, LEARNER)] == ["First aid"]
