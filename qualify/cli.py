@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import signal
 import socket
@@ -82,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as error:
         _fail(str(error))
         return USAGE_ERROR
+    except BrokenPipeError:
+        # The reader of the output (``head``, say) stopped reading. Later writes,
+        # even the interpreter's flush at exit, would fail again: send them nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:

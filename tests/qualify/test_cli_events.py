@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from domain.commands import CreateCode
+from domain.principal import SYSTEM
 from qualify.bootstrap import Backend, build
 from qualify.cli import main
 from qualify.config import Settings
@@ -201,3 +206,26 @@ def test_a_slice_from_the_middle_verifies(
     path.write_text("".join(line + "\n" for line in lines[30:60]))
 
     assert main(["events", "verify", str(path)]) == 0
+
+
+def test_an_export_whose_reader_stops_early_ends_quietly(database_url: str) -> None:
+    with opened(database_url) as backend:
+        for number in range(300):
+            backend.handle(CreateCode(f"PIPE{number}"), SYSTEM)
+    env = {**os.environ, "QUALIFY_DATABASE_URL": database_url}
+
+    # More than a pipe holds: the export is still writing when the reader stops.
+    process = subprocess.Popen(
+        [Path(sys.executable).with_name("qualify"), "events", "export"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None
+    first = process.stdout.read(100)
+    process.stdout.close()
+    _, errors = process.communicate(timeout=60)
+
+    assert first.startswith(b'{"actor": "system"')
+    assert process.returncode == 1
+    assert b"Traceback" not in errors
