@@ -58,14 +58,14 @@ def _assigned(db: Writer, e: ev.RoleAssigned) -> None:
         "INSERT INTO access_roles VALUES (?,?,?,?) ON CONFLICT (username) DO UPDATE "
         "SET role = excluded.role, assigned_at = excluded.assigned_at, "
         "assigned_by = excluded.assigned_by",
-        (e.username, e.role, e.timestamp.isoformat(), e.actor),
+        (e.username, e.role, db.occurred_at, e.actor),
     )
 
 
 def _granted(db: Writer, e: ev.RightGranted) -> None:
     db.write(
         "INSERT INTO access_grants VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
-        (e.username, e.right, e.timestamp.isoformat(), e.actor),
+        (e.username, e.right, db.occurred_at, e.actor),
     )
 
 

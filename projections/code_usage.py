@@ -120,28 +120,28 @@ class CodeUsage(Projection):
 def _created(db: Writer, e: ev.CodeCreated) -> None:
     db.write(
         "INSERT INTO codes (code_id, code, description, created_at) VALUES (?,?,?,?)",
-        (str(e.originator_id), e.code, e.description, e.timestamp.isoformat()),
+        (db.aggregate_id, e.code, e.description, db.occurred_at),
     )
 
 
 def _described(db: Writer, e: ev.CodeDescriptionUpdated) -> None:
     db.write(
         "UPDATE codes SET description = ? WHERE code_id = ?",
-        (e.description, str(e.originator_id)),
+        (e.description, db.aggregate_id),
     )
 
 
 def _renamed(db: Writer, e: ev.CodeRenamed) -> None:
     db.write(
         "UPDATE codes SET code = ? WHERE code_id = ?",
-        (e.new_code, str(e.originator_id)),
+        (e.new_code, db.aggregate_id),
     )
 
 
 def _deleted(db: Writer, e: ev.CodeDeleted) -> None:
     db.write(
         "UPDATE codes SET deleted_at = ? WHERE code_id = ?",
-        (e.timestamp.isoformat(), str(e.originator_id)),
+        (db.occurred_at, db.aggregate_id),
     )
 
 
@@ -149,14 +149,14 @@ def _attached(db: Writer, e: ev.CodeAttached) -> None:
     db.write(
         "INSERT INTO code_uses VALUES (?,?,?,?) ON CONFLICT (code_id, owner_id) "
         "DO UPDATE SET kind = excluded.kind, path_id = excluded.path_id",
-        (str(e.originator_id), e.owner_id, e.kind, e.container_id),
+        (db.aggregate_id, e.owner_id, e.kind, e.container_id),
     )
 
 
 def _detached(db: Writer, e: ev.CodeDetached) -> None:
     db.write(
         "DELETE FROM code_uses WHERE code_id = ? AND owner_id = ?",
-        (str(e.originator_id), e.owner_id),
+        (db.aggregate_id, e.owner_id),
     )
 
 
@@ -164,7 +164,7 @@ def _records_added(db: Writer, e: ev.CodeRecordsAdded) -> None:
     db.write(
         "UPDATE codes SET active_record_count = active_record_count + ? "
         "WHERE code_id = ?",
-        (e.count, str(e.originator_id)),
+        (e.count, db.aggregate_id),
     )
 
 
@@ -172,7 +172,7 @@ def _records_removed(db: Writer, e: ev.CodeRecordsRemoved) -> None:
     db.write(
         "UPDATE codes SET active_record_count = active_record_count - ? "
         "WHERE code_id = ?",
-        (e.count, str(e.originator_id)),
+        (e.count, db.aggregate_id),
     )
 
 
@@ -186,7 +186,7 @@ def _validity_set(db: Writer, e: CodeValiditySet) -> None:
         (
             e.code_id,
             e.originator_version,
-            e.timestamp.isoformat(),
+            db.occurred_at,
             e.actor,
             e.old_months,
             e.new_months,
@@ -211,11 +211,11 @@ def _name(db: Writer, name: str, code_id: str | None, renamed_to: str | None) ->
 
 
 def _content_titled(db: Writer, e: ContentCreated) -> None:
-    _title(db, str(e.originator_id), e.title)
+    _title(db, db.aggregate_id, e.title)
 
 
 def _path_titled(db: Writer, e: PathCreated) -> None:
-    _title(db, str(e.originator_id), e.title)
+    _title(db, db.aggregate_id, e.title)
 
 
 def _steps_titled(db: Writer, e: PathStepsSet) -> None:

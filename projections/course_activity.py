@@ -91,7 +91,7 @@ def _created(db: Writer, e: ev.ContentCreated) -> None:
     db.write(
         "INSERT INTO learning_content VALUES (?,?,?,?,?,?,?,NULL,?,?)",
         (
-            str(e.originator_id),
+            db.aggregate_id,
             e.kind,
             e.title,
             e.description,
@@ -99,7 +99,7 @@ def _created(db: Writer, e: ev.ContentCreated) -> None:
             e.prerequisite,
             int(e.recorded_in_training_record),
             json.dumps(e.details, sort_keys=True),
-            e.timestamp.isoformat(),
+            db.occurred_at,
         ),
     )
 
@@ -107,14 +107,14 @@ def _created(db: Writer, e: ev.ContentCreated) -> None:
 def _code_set(db: Writer, e: ev.ContentCodeSet) -> None:
     db.write(
         "UPDATE learning_content SET code_id = ? WHERE content_id = ?",
-        (e.code_id, str(e.originator_id)),
+        (e.code_id, db.aggregate_id),
     )
 
 
 def _enrolled(db: Writer, e: Enrolled) -> None:
     db.write(
         "INSERT INTO enrolments VALUES (?,?,?) ON CONFLICT DO NOTHING",
-        (e.content_id, str(e.originator_id), e.timestamp.isoformat()),
+        (e.content_id, db.aggregate_id, db.occurred_at),
     )
 
 
@@ -123,10 +123,10 @@ def _completed(db: Writer, e: ContentCompleted) -> None:
         "INSERT INTO completions VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING",
         (
             e.content_id,
-            str(e.originator_id),
+            db.aggregate_id,
             e.completion_date,
             e.record_id,
-            e.timestamp.isoformat(),
+            db.occurred_at,
         ),
     )
 

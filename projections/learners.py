@@ -46,12 +46,12 @@ def _registered(db: Writer, e: UserRegistered) -> None:
     db.write(
         "INSERT INTO learners VALUES (?,?,?,?,?,?)",
         (
-            str(e.originator_id),
+            db.aggregate_id,
             e.username,
             e.email,
             e.first_name,
             e.last_name,
-            e.timestamp.isoformat(),
+            db.occurred_at,
         ),
     )
 

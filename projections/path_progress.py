@@ -111,18 +111,18 @@ def _created(db: Writer, e: ev.PathCreated) -> None:
     db.write(
         "INSERT INTO learning_paths VALUES (?,?,?,?,?,NULL,?,0)",
         (
-            str(e.originator_id),
+            db.aggregate_id,
             e.code_id,
             e.title,
             e.description,
             e.status,
-            e.timestamp.isoformat(),
+            db.occurred_at,
         ),
     )
 
 
 def _steps_set(db: Writer, e: ev.PathStepsSet) -> None:
-    path_id = str(e.originator_id)
+    path_id = db.aggregate_id
     db.write(
         "UPDATE learning_paths SET pass_mark = ? WHERE path_id = ?",
         (e.pass_mark, path_id),
@@ -148,14 +148,14 @@ def _steps_set(db: Writer, e: ev.PathStepsSet) -> None:
 def _expiry_rule_set(db: Writer, e: ev.PathExpiryRuleSet) -> None:
     db.write(
         "UPDATE learning_paths SET counts_expired = ? WHERE path_id = ?",
-        (int(e.counts_expired), str(e.originator_id)),
+        (int(e.counts_expired), db.aggregate_id),
     )
 
 
 def _joined(db: Writer, e: lev.PathJoined) -> None:
     db.write(
         "INSERT INTO path_participants VALUES (?,?,?,NULL,NULL) ON CONFLICT DO NOTHING",
-        (e.path_id, str(e.originator_id), e.timestamp.isoformat()),
+        (e.path_id, db.aggregate_id, db.occurred_at),
     )
 
 
@@ -163,7 +163,7 @@ def _completed(db: Writer, e: lev.PathCompleted) -> None:
     db.write(
         "UPDATE path_participants SET completed_at = ?, award_record_id = ? "
         "WHERE path_id = ? AND learner_id = ?",
-        (e.timestamp.isoformat(), e.record_id, e.path_id, str(e.originator_id)),
+        (db.occurred_at, e.record_id, e.path_id, db.aggregate_id),
     )
 
 

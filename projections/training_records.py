@@ -113,10 +113,9 @@ def _row_added(db: Writer, e: ev.TrainingRecordAdded) -> None:
 
 def _updated(db: Writer, e: ev.TrainingRecordUpdated) -> None:
     _row_updated(db, e)
-    learner_id = str(e.originator_id)
     codes = {code for code in (e.code_id, e.previous_code_id) if code is not None}
     for code_id in sorted(codes):
-        certificates.refresh(db, learner_id, code_id)
+        certificates.refresh(db, db.aggregate_id, code_id)
 
 
 def _row_updated(db: Writer, e: ev.TrainingRecordUpdated) -> None:
@@ -137,7 +136,7 @@ def _row_updated(db: Writer, e: ev.TrainingRecordUpdated) -> None:
 def _deleted(db: Writer, e: ev.TrainingRecordDeleted) -> None:
     _row_deleted(db, e)
     if e.code_id is not None:
-        certificates.refresh(db, str(e.originator_id), e.code_id)
+        certificates.refresh(db, db.aggregate_id, e.code_id)
 
 
 def _row_deleted(db: Writer, e: ev.TrainingRecordDeleted) -> None:
