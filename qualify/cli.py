@@ -165,7 +165,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listening = socket.socket(family, socket.SOCK_STREAM)
+    # Named as TCP so that asyncio turns Nagle's algorithm off on every accepted
+    # connection: it only does so for sockets whose protocol says TCP, and with
+    # Nagle on, a response's body waited about 40 ms behind its headers on a
+    # kept-alive connection.
+    listening = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         # A restart may bind while the last run's connections still wind down.
         listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

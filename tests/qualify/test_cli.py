@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import socket
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from domain.principal import Principal, Role
 from graph.auth import ALGORITHM, AUDIENCE, TokenKeys, principal_from_header
-from qualify.cli import main
+from qualify.cli import _bind, main
 from qualify.config import DEVELOPMENT_SECRET, Settings
 
 SECRET = "a-test-secret-that-is-long-enough-0123456789"
@@ -207,3 +208,37 @@ def test_serve_on_a_port_in_use_says_so_before_any_banner(capsys, monkeypatch):
         f"qualify: cannot listen on 127.0.0.1:{port}: Address already in use; "
         "choose another with --host or --port.\n"
     )
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+async def test_the_served_socket_sends_small_writes_at_once(host):
+    # A response's headers and body are two writes; with Nagle's algorithm on,
+    # the body waited for the client's delayed acknowledgement on a kept-alive
+    # connection. asyncio turns it off only on sockets that say they are TCP.
+    try:
+        listening = _bind(host, 0)
+    except OSError as error:
+        pytest.skip(f"no {host} on this machine: {error}")
+    accepted: asyncio.Queue[int] = asyncio.Queue()
+
+    class Note(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            sock = transport.get_extra_info("socket")
+            accepted.put_nowait(
+                sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            )
+            transport.close()
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Note, sock=listening)
+    try:
+        port = listening.getsockname()[1]
+        _, writer = await asyncio.open_connection(host, port)
+        no_delay = await asyncio.wait_for(accepted.get(), timeout=5)
+        writer.close()
+    finally:
+        server.close()
+        await server.wait_closed()
+
+    assert listening.proto == socket.IPPROTO_TCP
+    assert no_delay != 0
