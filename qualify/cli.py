@@ -7,6 +7,7 @@ and returns the exit status; a new command adds one more ``_add_*`` function.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -150,6 +151,7 @@ def _serve(args: argparse.Namespace) -> int:
             if args.demo:
                 load_demo(backend)
             app = create_app(backend)
+            _settle_heap()
 
             _banner(settings, args.host, args.port)
             # log_config=None keeps uvicorn's records in the format configured
@@ -161,6 +163,18 @@ def _serve(args: argparse.Namespace) -> int:
         finally:
             backend.close()
     return 0
+
+
+def _settle_heap() -> None:
+    """Leave what start-up built out of every later collection.
+
+    The libraries, the schema and the caches built at start are a few hundred
+    thousand objects that live as long as the process. Python's full collection
+    walks every tracked object, so each one that ran while requests were served
+    held them all up for the length of the walk.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _bind(host: str, port: int) -> socket.socket:
