@@ -122,17 +122,17 @@ def read_progress(
         raise NotFound(
             f"There is no learning path with code {path_code}.", field="pathCode"
         )
-    learner = learners.learner_by_username(db, username)
-    if learner is None:
-        raise NotFound(f"No user is registered as {username}.", field="username")
-
-    row = path_progress.participant(db, path.path_id, learner.learner_id)
+    # Found by name in one statement: the learner's own row is read apart only
+    # to tell an unknown user from one who has not joined.
+    row = path_progress.participant_named(db, path.path_id, username)
     if row is None:
+        if learners.learner_by_username(db, username) is None:
+            raise NotFound(f"No user is registered as {username}.", field="username")
         return None
     steps = path_progress.steps_of(db, path.path_id)
-    progress = path_progress.progress_of(db, path, steps, [learner.learner_id], on)
+    progress = path_progress.progress_of(db, path, steps, [row.learner_id], on)
     names = code_names(db, [s.code_id for s in steps])
-    return PathProgress.of(path_code, row, progress[learner.learner_id], names, on)
+    return PathProgress.of(path_code, row, progress[row.learner_id], names, on)
 
 
 def read_record(db: Db, record_id: str) -> TrainingRecord | None:

@@ -233,6 +233,15 @@ def participant(db: Db, path_id: str, learner_id: str) -> ParticipantRow | None:
     return ParticipantRow(**row) if row else None
 
 
+def participant_named(db: Db, path_id: str, username: str) -> ParticipantRow | None:
+    """One participant of a path, found by username in the same statement."""
+    row = db.execute(
+        f"{_PARTICIPANT} WHERE p.path_id = ? AND l.username = ?",
+        (path_id, username),
+    ).fetchone()
+    return ParticipantRow(**row) if row else None
+
+
 def participant_ids(db: Db, path_id: str) -> list[str]:
     """Everyone who joined a path."""
     rows = db.execute(

@@ -15,7 +15,7 @@ from domain.principal import Role
 from graph.limits import CACHED_TEXT_LENGTH
 from graph.prepared import Prepared, PreparedQueries, request_fields
 from tests.graph.conftest import Server
-from tests.support import LEARNER, OTHER_LEARNER, SEED_PATH, load_seed
+from tests.support import LEARNER, OTHER_LEARNER, SEED_PATH, load_seed, register
 
 CODES = (
     "query Codes($search: String, $first: Int!) { codes(search: $search, "
@@ -304,3 +304,28 @@ def test_a_query_too_long_to_keep_is_never_prepared() -> None:
     queries.remember(text, None, Prepared(parse(text), None, "query anonymous"))
 
     assert queries.get(text, None) is None
+
+
+@pytest.mark.parametrize("sent", [1, 2])
+async def test_progress_tells_an_unknown_user_from_one_who_has_not_joined(
+    seeded: Server, sent: int
+) -> None:
+    # Sent twice, the second answer comes from the prepared path.
+    register(seeded.backend, "carol")
+    body = {"query": PROGRESS, "variables": {"path": SEED_PATH, "username": "zed"}}
+    for _ in range(sent):
+        unknown = await _post(seeded, body)
+    body = {"query": PROGRESS, "variables": {"path": SEED_PATH, "username": "carol"}}
+    for _ in range(sent):
+        not_joined = await _post(seeded, body)
+
+    status, answer = unknown
+    assert status == 200
+    assert answer["data"] == {"pathProgress": None}
+    assert [
+        (e["message"], e["extensions"]["code"], e["extensions"]["field"])
+        for e in answer["errors"]
+    ] == [("No user is registered as zed.", "NOT_FOUND", "username")]
+    assert not_joined[0] == 200
+    assert not_joined[1]["data"] == {"pathProgress": None}
+    assert "errors" not in not_joined[1]
