@@ -52,7 +52,7 @@ def dashboard(db: Db, body: dict[str, Any], settings: Settings) -> dict[str, Any
     progress = {}
     for code in body["paths"]:
         path = _path(db, code)
-        row = path_progress.participant(db, path.path_id, learner.learner_id)
+        row = path_progress.participant_named(db, path.path_id, learner.username)
         if row is None:
             progress[code] = None
             continue
