@@ -33,6 +33,7 @@ from psycopg import sql
 from domain.principal import Role
 from graph.auth import issue_token
 from projections.postgres import LEADER_LOCK
+from qualify.cli import CHECKING_ROWS
 from qualify.config import PostgresLocation, store_location
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -509,7 +510,7 @@ def import_phases(finished: Finished) -> dict[str, float]:
     in one transaction and projecting them, then the report.
     """
     reading = finished.first("reading [")
-    applying = finished.first("applying ")
+    applying = finished.first(CHECKING_ROWS)
     if reading is None or applying is None:
         return {}
     return {

@@ -26,6 +26,7 @@ from bench.report import Row, render, write_json
 from bench.scenarios.complete_content import MUTATION
 from bench.stats import percentile, summary_ms
 from domain.imports import read_file
+from qualify.cli import CHECKING_ROWS
 
 
 def _row(ours: float, baseline: float | None, **kwargs: object) -> Row:
@@ -213,7 +214,7 @@ def test_import_phases_follow_the_progress_lines() -> None:
             (0.1, "INFO x"),
             (0.5, "reading [....] row 2"),
             (0.9, "reading [##]"),
-            (2.0, "applying 10 rows..."),
+            (2.0, f"{CHECKING_ROWS}; the file is applied only if all are valid..."),
         ],
     )
     assert import_phases(finished) == {"start": 0.5, "read": 1.5, "apply": 3.0}
