@@ -397,6 +397,30 @@ def _is_user_errors(field: GraphQLField) -> bool:
     return get_named_type(field.type).name == "UserError"
 
 
+# A type's members, each of which can lead to more types and so to more members.
+_TYPE_MEMBERS = frozenset(
+    {"fields", "inputFields", "interfaces", "possibleTypes", "enumValues"}
+)
+
+
+def _introspection_list_items(
+    node: FieldNode, parent: GraphQLNamedType | None, beneath_members: bool
+) -> int | None:
+    """How many items an introspection list counts as, or None if not one.
+
+    Introspection answers from the schema in memory, whose lists are short and
+    fixed: each counts as one item, so that a client's own introspection query
+    (GraphiQL's, a code generator's) fits the cost limit. A type's members
+    listed beneath another type's members count as any list does, since that
+    is how a query makes introspection recurse and grow with every level.
+    """
+    if parent is None or not parent.name.startswith("__"):
+        return None
+    if beneath_members and node.name.value in _TYPE_MEMBERS:
+        return LIST_ESTIMATE
+    return 1
+
+
 class _Costing:
     """The cost of one operation with its variables.
 
@@ -416,7 +440,8 @@ class _Costing:
         self.fragments = fragments
         self.variables = variables
         self.max_page_size = max_page_size
-        self.costs: dict[str, int] = {}
+        self.costs: dict[tuple[str, bool], int] = {}
+        """Each fragment's cost, spread outside and beneath a type's members."""
 
     def fragment_costs(self) -> None:
         shapes = {
@@ -426,37 +451,54 @@ class _Costing:
         for name in _fragment_order(shapes):
             fragment = self.fragments[name]
             parent = self.schema.get_type(fragment.type_condition.name.value)
-            self.costs[name] = self.selection_cost(fragment.selection_set, parent)
+            for beneath_members in (False, True):
+                self.costs[name, beneath_members] = self.selection_cost(
+                    fragment.selection_set, parent, beneath_members
+                )
 
     def selection_cost(
-        self, selection_set: SelectionSetNode, parent: GraphQLNamedType | None
+        self,
+        selection_set: SelectionSetNode,
+        parent: GraphQLNamedType | None,
+        beneath_members: bool = False,
     ) -> int:
         cost = 0
         for selection in selection_set.selections:
             if isinstance(selection, FragmentSpreadNode):
-                cost += self.costs.get(selection.name.value, 0)
+                cost += self.costs.get((selection.name.value, beneath_members), 0)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 inner = (
                     self.schema.get_type(condition.name.value) if condition else parent
                 )
-                cost += self.selection_cost(selection.selection_set, inner)
+                cost += self.selection_cost(
+                    selection.selection_set, inner, beneath_members
+                )
             elif isinstance(selection, FieldNode):
-                cost += self.field_cost(selection, parent)
+                cost += self.field_cost(selection, parent, beneath_members)
         return cost
 
-    def field_cost(self, node: FieldNode, parent: GraphQLNamedType | None) -> int:
+    def field_cost(
+        self,
+        node: FieldNode,
+        parent: GraphQLNamedType | None,
+        beneath_members: bool = False,
+    ) -> int:
         field = self._field(node.name.value, parent)
         if node.selection_set is None or field is None:
             return 1
-        beneath = self.selection_cost(node.selection_set, get_named_type(field.type))
+        introspected = _introspection_list_items(node, parent, beneath_members)
+        members = introspected is not None and node.name.value in _TYPE_MEMBERS
+        beneath = self.selection_cost(
+            node.selection_set, get_named_type(field.type), beneath_members or members
+        )
         if _is_connection(field):
             arguments = get_argument_values(field, node, self.variables)
             # The same check the resolver makes, made before anything runs: a page
             # size out of range would make the cost meaningless, or negative.
             beneath *= check_page_size(arguments["first"], self.max_page_size)
         elif _is_plain_list(field, parent):
-            beneath *= LIST_ESTIMATE
+            beneath *= LIST_ESTIMATE if introspected is None else introspected
         return 1 + beneath
 
     def _field(self, name: str, parent: GraphQLNamedType | None) -> GraphQLField | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from graphql import Node, parse
+from graphql import Node, get_introspection_query, parse
 from starlette.routing import Route
 
 from graph import execution, limits
@@ -145,6 +145,36 @@ async def test_introspection_is_not_held_to_the_depth_limit(server: Server) -> N
 
     assert "errors" not in body
     assert body["data"]["__type"]["fields"]
+
+
+async def test_a_clients_whole_introspection_query_is_answered(
+    server: Server,
+) -> None:
+    # GraphiQL and code generators send this to learn the schema; counting each
+    # of its lists as 100 items priced it at about 35 million.
+    query = get_introspection_query(descriptions=True, specified_by_url=True)
+
+    body = await _ask(server, query)
+
+    assert "errors" not in body
+    types = body["data"]["__schema"]["types"]
+    schema = build_schema(server.backend.settings)
+    assert len(types) == len(schema._schema.type_map)
+    allowed = limits.Limits.from_settings(server.backend.settings).max_cost
+    assert body["extensions"]["cost"]["requested"] < allowed
+
+
+async def test_introspection_through_a_types_members_twice_counts_as_lists_do(
+    server: Server,
+) -> None:
+    # graphql-core refuses a third level of fields itself; the second already
+    # counts its items as any list does.
+    query = "{ __schema { types { fields { type { fields { name } } } } } }"
+
+    body = await _ask(server, query)
+
+    assert "errors" not in body
+    assert body["extensions"] == _cost(1 + 1 + 1 + 1 + (1 + 100 * 1))
 
 
 async def test_a_deep_query_is_refused_every_time_it_is_sent(server: Server) -> None:
@@ -517,6 +547,29 @@ def _cost(requested: int, limit: int = 50_000) -> dict[str, Any]:
             # missingSteps is a plain list, costed as LIST_ESTIMATE (100) items.
             1 + 1 + 1 + 3 * (1 + 1 + 1 + 100 * 1),
             id="nested-connection",
+        ),
+        pytest.param(
+            '{ __type(name: "Query") { fields { name args { name } } } }',
+            None,
+            # Introspection lists count as one item each.
+            1 + (1 + 1 * (1 + (1 + 1 * 1))),
+            id="introspection-lists",
+        ),
+        pytest.param(
+            '{ __type(name: "Query") { fields { type { fields { name } } } } }',
+            None,
+            # A type's members beneath another's count as any list does.
+            1 + (1 + 1 * (1 + (1 + 100 * 1))),
+            id="introspection-recursing",
+        ),
+        pytest.param(
+            "fragment T on __Type { fields { name } } "
+            '{ __type(name: "Query") { ...T fields { type { ...T } } } }',
+            None,
+            # The same fragment counts once outside a type's members, and as any
+            # list beneath them.
+            1 + (1 + 1) + (1 + 1 * (1 + (1 + 100 * 1))),
+            id="introspection-fragment",
         ),
     ],
 )
