@@ -192,19 +192,67 @@ class QualifyGraphQL(GraphQL[Context, None]):
             raise HTTPException(
                 400, f"The multipart body cannot be read: {reason}"
             ) from None
+        # A body cut short before its closing boundary reads as a form without
+        # its fields, which would otherwise be answered as a request without a query.
+        if "operations" not in form.form:
+            raise HTTPException(
+                400,
+                "The multipart body has no `operations` field; it may have been "
+                "cut short.",
+            )
         problem = upload_map_problem(
-            self._form_json(form.form.get("operations", "{}")),
-            self._form_json(form.form.get("map", "{}")),
+            self._form_json("operations", form.form.get("operations", "{}")),
+            self._form_json("map", form.form.get("map", "{}")),
             set(form.files),
         )
         if problem is not None:
             raise HTTPException(400, problem)
         return await super().parse_multipart(request)
 
-    def _form_json(self, value: object) -> object:
+    def _form_json(self, name: str, value: object) -> object:
         if isinstance(value, bytes | str):
-            return self.decode_json(value)
+            return self._named_json(f"The multipart form's `{name}` field", value)
         return value
+
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        # Strawberry's own message blames the body, which a GET does not have.
+        decoded = dict(params)
+        for name in ("variables", "extensions"):
+            if decoded.get(name):
+                decoded[name] = self._named_json(
+                    f"The `{name}` query parameter", decoded[name]
+                )
+        return decoded
+
+    def _named_json(self, what: str, data: str | bytes) -> object:
+        try:
+            return self.decode_json(data)
+        except ValueError:
+            raise HTTPException(400, f"{what} is not valid JSON.") from None
+
+    async def parse_http_body(self, request: Any) -> Any:
+        content_type = _media_type(request)
+        if (
+            request.method == "POST"
+            and "application/json" not in content_type
+            and content_type != "multipart/form-data"
+        ):
+            raise HTTPException(
+                400,
+                "Unsupported content type: send application/json, or "
+                "multipart/form-data for an upload.",
+            )
+        data = await super().parse_http_body(request)
+        # Any other operation name would be looked for as text and not found.
+        if not isinstance(data, list) and not isinstance(
+            data.operation_name, str | None
+        ):
+            raise HTTPException(
+                400,
+                "The GraphQL operation's `operationName` must be a string or null, "
+                "if provided.",
+            )
+        return data
 
     def decode_json(self, data: str | bytes) -> object:
         # GET parameters and a form's operations reach the decoder unchecked.

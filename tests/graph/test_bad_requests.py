@@ -4,6 +4,7 @@ defect; nothing is stored and nothing is logged as a defect."""
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -564,6 +565,115 @@ async def test_a_multipart_body_that_cannot_be_read_is_refused_as_json(
     assert response.json() == _refused(message)
     assert server.backend.log.recorder.max_notification_id() == stored
     assert _defects(caplog) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        pytest.param(
+            {"query": "{ __typename }", "variables": "{bad"},
+            "The `variables` query parameter is not valid JSON.",
+            id="variables",
+        ),
+        pytest.param(
+            {"query": "{ __typename }", "extensions": "[1,"},
+            "The `extensions` query parameter is not valid JSON.",
+            id="extensions",
+        ),
+    ],
+)
+async def test_a_get_parameter_that_is_not_json_is_named(
+    server: Server, params: dict[str, str], message: str
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.get(
+            f"{server.url}/graphql",
+            params=params,
+            headers={"Authorization": f"Bearer {server.token()}"},
+        )
+
+    assert response.status_code == 400
+    assert response.json() == _refused(message)
+
+
+@pytest.mark.parametrize("name", [5, True, ["Q"], {"a": 1}])
+async def test_an_operation_name_that_is_not_text_is_refused_as_such(
+    server: Server, name: object
+) -> None:
+    body = {"query": "query Q { __typename }", "operationName": name}
+
+    response = await _post_raw(server, json.dumps(body).encode())
+
+    assert response.status_code == 400
+    assert response.json() == _refused(
+        "The GraphQL operation's `operationName` must be a string or null, if provided."
+    )
+
+
+UPLOAD = '{"query": "{ __typename }", "variables": {}}'
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        pytest.param(
+            [("operations", "{bad"), ("map", "{}")],
+            "The multipart form's `operations` field is not valid JSON.",
+            id="operations",
+        ),
+        pytest.param(
+            [("operations", UPLOAD), ("map", "[1,")],
+            "The multipart form's `map` field is not valid JSON.",
+            id="map",
+        ),
+        pytest.param(
+            [("map", "{}")],
+            "The multipart body has no `operations` field; it may have been cut short.",
+            id="no-operations",
+        ),
+    ],
+)
+async def test_a_multipart_field_that_is_not_json_is_named(
+    server: Server, parts: list[tuple[str, str]], message: str
+) -> None:
+    body = (
+        "".join(
+            f'--b\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+            for name, value in parts
+        )
+        + "--b--\r\n"
+    )
+
+    response = await _post_raw(
+        server,
+        body.encode(),
+        content_type="multipart/form-data; boundary=b",
+        **{"Apollo-Require-Preflight": "true"},
+    )
+
+    assert response.status_code == 400
+    assert response.json() == _refused(message)
+
+
+async def test_a_multipart_body_cut_before_its_fields_is_refused_as_cut(
+    server: Server,
+) -> None:
+    whole = (
+        '--b\r\nContent-Disposition: form-data; name="operations"\r\n\r\n'
+        f"{UPLOAD}\r\n--b--\r\n"
+    )
+
+    response = await _post_raw(
+        server,
+        whole[:30].encode(),
+        content_type="multipart/form-data; boundary=b",
+        **{"Apollo-Require-Preflight": "true"},
+    )
+
+    assert response.status_code == 400
+    assert response.json() == _refused(
+        "The multipart body has no `operations` field; it may have been cut short."
+    )
 
 
 # Lone surrogate escapes

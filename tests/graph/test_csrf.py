@@ -172,7 +172,8 @@ async def test_a_body_of_a_simple_content_type_is_refused(
     assert response.json() == {
         "errors": [
             {
-                "message": "Unsupported content type",
+                "message": "Unsupported content type: send application/json, or "
+                "multipart/form-data for an upload.",
                 "extensions": {"code": "BAD_REQUEST"},
             }
         ]
