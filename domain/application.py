@@ -878,12 +878,11 @@ class Qualify:
         )
         if learner is None:
             problem(NAME, row.username, f"No user is registered as {row.username}")
-            return None
         # A row that deletes its record needs no live code: the file that
         # deleted a code's last records still re-imports after the code is gone.
         code_id = None if row.delete else self._import_code(unit, row, batch, problem)
         self._check_object(unit, row, problem)
-        if problems:
+        if problems or learner is None:
             return None
         batch.learners[row.username] = learner
 

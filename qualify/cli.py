@@ -689,8 +689,10 @@ def _print_report(report: ImportReport) -> None:
     if report.blank_rows:
         print(f"blank rows skipped: {', '.join(map(str, report.blank_rows))}")
     for problem in report.problems:
+        # A fault of the whole row (its number of cells) names no cell.
+        cell = f" {problem.value!r}" if problem.column or problem.value else ""
         column = f" {problem.column}" if problem.column else ""
-        print(f"row {problem.row}{column} {problem.value!r}: {problem.reason}")
+        print(f"row {problem.row}{column}{cell}: {problem.reason}")
 
 
 class _Progress:

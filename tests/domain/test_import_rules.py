@@ -367,6 +367,17 @@ def test_an_unknown_username_is_a_row_error(backend: Backend, seed: Seed) -> Non
     assert report.problems == [Problem(2, NAME, "zed", "No user is registered as zed")]
 
 
+def test_a_row_with_an_unknown_user_reports_its_other_faults_too(
+    backend: Backend, seed: Seed
+) -> None:
+    report = rejected(backend, csv_file(import_row(name="zed", code="NOPE1")))
+
+    assert report.problems == [
+        Problem(2, NAME, "zed", "No user is registered as zed"),
+        Problem(2, CODE, "NOPE1", "There is no qualification code NOPE1"),
+    ]
+
+
 def test_a_huge_bad_cell_is_shown_cut_short(backend: Backend, seed: Seed) -> None:
     title = "x" * 1_000_000
 

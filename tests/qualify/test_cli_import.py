@@ -181,6 +181,21 @@ def test_a_rejected_file_exits_1_listing_every_bad_row_and_writes_nothing(
         assert position(backend) == seeded
 
 
+def test_a_row_with_too_few_cells_is_printed_without_a_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], database_url: str, seeded: int
+) -> None:
+    data = csv_file(import_row()).rstrip(b"\r\n") + b"\r\n0,alice,Training Record\r\n"
+    path = write(tmp_path, data)
+
+    status = main(["import", str(path)])
+
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.out.splitlines()[1:] == [
+        "row 3: The row has 3 cells; the headings have 10"
+    ]
+
+
 def test_ignored_columns_and_blank_rows_are_printed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], seeded: int
 ) -> None:
