@@ -33,6 +33,9 @@ WRITER_CACHE_KIB = 64 * 1024
 class Cursor(Protocol):
     """The part of a DB-API cursor the read models use."""
 
+    @property
+    def rowcount(self) -> int: ...
+
     def fetchone(self) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...
@@ -318,6 +321,23 @@ class SQLiteStore:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+
+    @contextmanager
+    def writing_beside(self, other: SQLiteStore, name: str) -> Iterator[Db]:
+        """One write transaction, ``other``'s file attached to it as ``name``.
+
+        Tables then copy from one file to the other inside SQLite, row by row in
+        its own code, rather than through Python objects.
+        """
+        with self._lock:
+            db = self._writer
+            # SQLite attaches only outside a transaction.
+            db.execute("ATTACH DATABASE ? AS " + name, (other.path,))
+            try:
+                with self.writing() as inside:
+                    yield inside
+            finally:
+                db.execute("DETACH DATABASE " + name)
 
     @contextmanager
     def reading(self) -> Iterator[Db]:

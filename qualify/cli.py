@@ -412,7 +412,7 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
     print(
         f"rebuilt {', '.join(done.names)}: {done.events} events in "
         f"{done.seconds:.1f} s ({done.rate:,.0f} events/s), {done.rows} rows "
-        f"switched in at position {done.position}"
+        f"switched in {done.switch_seconds:.1f} s at position {done.position}"
     )
     return 0
 

@@ -3,8 +3,9 @@
 Issue 5: on a SQLite store whose log holds ``scale.rebuild_events`` records
 (written by bulk imports of external training records):
 
-- rebuild: ``projections.rebuild.rebuild`` over every read model, events/s beside
-  the raw rate of reading and decoding the same notifications. Goal: 30,000/s.
+- rebuild: ``projections.rebuild.rebuild`` over every read model, events/s of
+  the whole of it (building aside and switching in) beside the raw rate of
+  reading and decoding the same notifications. Goal: 30,000/s.
 - asOf: ``trainingRecords(username, asOf)`` for a learner with 1,000 events,
   p50 and p99 of the whole answer (the replay and the page), beside the same
   page read from the live tables.
@@ -117,7 +118,9 @@ def run(scale: Scale) -> list[Row]:
             )
             progress(
                 f"rebuild: {done.events:,} events in {done.seconds:.1f} s = "
-                f"{done.rate:,.0f} events/s, {done.rows:,} rows switched in"
+                f"{done.rate:,.0f} events/s, {done.rows:,} rows switched in "
+                f"{done.switch_seconds:.1f} s; {done.overall_rate:,.0f} events/s "
+                "in all"
             )
 
             as_of = _time_as_of(backend, busy, moment)
@@ -131,12 +134,18 @@ def run(scale: Scale) -> list[Row]:
             scenario=f"rebuild of every read model, SQLite, {done.events:,} events: "
             "events/s",
             unit="/s",
-            ours=done.rate,
+            ours=done.overall_rate,
             baseline=raw["rate"],
             baseline_name="raw read+decode of the same notifications",
             goal=">= 30,000 events/s",
             goal_limit=GOAL,
-            notes={"events": done.events, "seconds": done.seconds, "rows": done.rows},
+            notes={
+                "events": done.events,
+                "building_seconds": done.seconds,
+                "building_rate": done.rate,
+                "switch_seconds": done.switch_seconds,
+                "rows": done.rows,
+            },
         ),
         Row(
             scenario=f"trainingRecords asOf, a learner with {AS_OF_EVENTS:,} events: "

@@ -121,3 +121,43 @@ def test_a_full_rebuild_leaves_every_row_and_index_as_it_was(
     assert table_rows(durable_backend.store) == rows
     assert _index_names(durable_backend) == indexes
     assert read_only <= indexes
+
+
+class _CodeUsageOverAMissingTable(CodeUsage):
+    # The switch empties and copies the real tables first, then fails on this one.
+    tables = (*CodeUsage.tables, "no_such_table")
+
+
+def test_a_switch_that_fails_leaves_the_live_tables_as_they_were(
+    durable_backend: Backend,
+) -> None:
+    backend = durable_backend
+    busy_scenario(backend)
+    before = table_rows(backend.store)
+
+    with pytest.raises(Exception, match="no_such_table"):
+        rebuild(backend.log, backend.store, [_CodeUsageOverAMissingTable()])
+
+    assert table_rows(backend.store) == before
+    if backend.store.dialect == "sqlite":
+        # The scratch file it copied from is no longer attached to the writer.
+        with backend.store.writing() as db:
+            names = [row[1] for row in db.execute("PRAGMA database_list")]
+        assert names == ["main"]
+
+
+def test_the_switch_reports_every_row_it_put_in_place(
+    durable_backend: Backend,
+) -> None:
+    backend = durable_backend
+    busy_scenario(backend)
+
+    done = rebuild(backend.log, backend.store, [CodeUsage()])
+
+    with backend.store.reading() as db:
+        held = sum(
+            db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            for table in CodeUsage.tables
+        )
+    assert done.rows == held > 0
+    assert done.switch_seconds > 0
