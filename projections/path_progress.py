@@ -226,18 +226,19 @@ _PARTICIPANT = (
 
 def participant(db: Db, path_id: str, learner_id: str) -> ParticipantRow | None:
     """One participant of a path."""
-    row = db.execute(
-        f"{_PARTICIPANT} WHERE p.path_id = ? AND p.learner_id = ?",
-        (path_id, learner_id),
-    ).fetchone()
-    return ParticipantRow(**row) if row else None
+    return _one_participant(db, "p.learner_id", path_id, learner_id)
 
 
 def participant_named(db: Db, path_id: str, username: str) -> ParticipantRow | None:
     """One participant of a path, found by username in the same statement."""
+    return _one_participant(db, "l.username", path_id, username)
+
+
+def _one_participant(
+    db: Db, column: str, path_id: str, value: str
+) -> ParticipantRow | None:
     row = db.execute(
-        f"{_PARTICIPANT} WHERE p.path_id = ? AND l.username = ?",
-        (path_id, username),
+        f"{_PARTICIPANT} WHERE p.path_id = ? AND {column} = ?", (path_id, value)
     ).fetchone()
     return ParticipantRow(**row) if row else None
 

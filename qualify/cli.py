@@ -168,10 +168,10 @@ def _serve(args: argparse.Namespace) -> int:
 def _settle_heap() -> None:
     """Leave what start-up built out of every later collection.
 
-    The libraries, the schema and the caches built at start are a few hundred
-    thousand objects that live as long as the process. Python's full collection
-    walks every tracked object, so each one that ran while requests were served
-    held them all up for the length of the walk.
+    The libraries, the schema and the caches built at start are some 80,000
+    objects that live as long as the process. Python's full collection walks
+    every tracked object, so each one that ran while requests were served held
+    them all up for the length of the walk.
     """
     gc.collect()
     gc.freeze()
