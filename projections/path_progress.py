@@ -59,8 +59,8 @@ class PathProgress(Projection):
     """Paths, steps, participants and the codes each learner holds."""
 
     name = "path_progress"
-    version = 2
-    tables = ("learning_paths", "path_steps", "path_participants")
+    version = 3
+    tables = ("learning_paths", "path_steps", "path_participants", "path_learners")
     retired_tables = ("held_codes",)
     schema = (
         """CREATE TABLE learning_paths (
@@ -86,15 +86,26 @@ class PathProgress(Projection):
         """CREATE TABLE path_participants (
             path_id TEXT NOT NULL,
             learner_id TEXT NOT NULL,
+            username TEXT NOT NULL,
             joined_at TEXT NOT NULL,
             completed_at TEXT,
             award_record_id TEXT,
             PRIMARY KEY (path_id, learner_id)
         )""",
+        # Participants are listed by username: each join's row carries it, and
+        # it is found here, since the learners read model may stand elsewhere
+        # in the log (or not be in a rebuild's scratch store at all).
+        """CREATE TABLE path_learners (
+            learner_id TEXT PRIMARY KEY,
+            username TEXT NOT NULL
+        )""",
     )
     read_indexes = (
         "CREATE INDEX learning_paths_by_code ON learning_paths (code_id)",
         "CREATE INDEX path_participants_by_learner ON path_participants (learner_id)",
+        # A page of participants in username order reads just that page.
+        "CREATE INDEX path_participants_by_name "
+        "ON path_participants (path_id, username)",
     )
 
     def handlers(self) -> Mapping[type[Event], Apply]:
@@ -102,6 +113,7 @@ class PathProgress(Projection):
             ev.PathCreated: _created,
             ev.PathStepsSet: _steps_set,
             ev.PathExpiryRuleSet: _expiry_rule_set,
+            lev.UserRegistered: _registered,
             lev.PathJoined: _joined,
             lev.PathCompleted: _completed,
         }
@@ -152,10 +164,19 @@ def _expiry_rule_set(db: Writer, e: ev.PathExpiryRuleSet) -> None:
     )
 
 
-def _joined(db: Writer, e: lev.PathJoined) -> None:
+def _registered(db: Writer, e: lev.UserRegistered) -> None:
     db.write(
-        "INSERT INTO path_participants VALUES (?,?,?,NULL,NULL) ON CONFLICT DO NOTHING",
-        (e.path_id, db.aggregate_id, db.occurred_at),
+        "INSERT INTO path_learners VALUES (?, ?)", (db.aggregate_id, e.username)
+    )
+
+
+def _joined(db: Writer, e: lev.PathJoined) -> None:
+    # Registering comes before joining, in the same lane: the name is there.
+    db.write(
+        "INSERT INTO path_participants "
+        "SELECT ?, learner_id, username, ?, NULL, NULL FROM path_learners "
+        "WHERE learner_id = ? ON CONFLICT DO NOTHING",
+        (e.path_id, db.occurred_at, db.aggregate_id),
     )
 
 
@@ -218,9 +239,8 @@ def steps_of(db: Db, path_id: str) -> tuple[Step, ...]:
 
 
 _PARTICIPANT = (
-    "SELECT p.path_id, p.learner_id, l.username, p.joined_at, p.completed_at, "
+    "SELECT p.path_id, p.learner_id, p.username, p.joined_at, p.completed_at, "
     "p.award_record_id FROM path_participants p "
-    "JOIN learners l ON l.learner_id = p.learner_id "
 )
 
 
@@ -231,7 +251,7 @@ def participant(db: Db, path_id: str, learner_id: str) -> ParticipantRow | None:
 
 def participant_named(db: Db, path_id: str, username: str) -> ParticipantRow | None:
     """One participant of a path, found by username in the same statement."""
-    return _one_participant(db, "l.username", path_id, username)
+    return _one_participant(db, "p.username", path_id, username)
 
 
 def _one_participant(
@@ -312,10 +332,10 @@ def participant_page(
         f"SELECT COUNT(*) FROM path_participants p WHERE {condition}", params
     ).fetchone()[0]
     if after is not None:
-        condition += " AND l.username > ?"
+        condition += " AND p.username > ?"
         params += decode_cursor(after, "participant")
     rows = db.execute(
-        f"{_PARTICIPANT} WHERE {condition} ORDER BY l.username LIMIT ?",
+        f"{_PARTICIPANT} WHERE {condition} ORDER BY p.username LIMIT ?",
         [*params, first + 1],
     ).fetchall()
 

@@ -131,3 +131,44 @@ def test_progress_reads_the_learners_records_not_every_record_of_a_code(
         plan = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {query}"))
 
     assert "training_records_by_learner" in plan, plan
+
+
+def test_a_page_of_participants_reads_the_page_not_every_participant(
+    backend: Backend, seed: Seed
+) -> None:
+    # A path can have ten thousand participants; a page shows fifty of them.
+    store = backend.store
+    if not isinstance(store, SQLiteStore) or store.in_memory:
+        pytest.skip("the query plan is read from a SQLite file")
+    join(backend, LEARNER)
+    path = path_row(backend)
+    seen: list[str] = []
+    with store.reading() as db:
+        store.trace(seen.append)
+        try:
+            path_progress.participant_page(db, path, 50, None, backend.today())
+        finally:
+            store.trace(None)
+        [query] = [s for s in seen if "ORDER BY p.username" in s]
+        plan = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {query}"))
+
+    assert "path_participants_by_name" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
+
+
+def test_a_participant_row_carries_the_username_given_at_registration(
+    backend: Backend, seed: Seed
+) -> None:
+    register(backend, "carol")
+    join(backend, "carol")
+    path = path_row(backend)
+    carol = learner_id(backend, "carol")
+
+    with backend.store.reading() as db:
+        row = path_progress.participant_named(db, path.path_id, "carol")
+        stored = db.execute(
+            "SELECT username FROM path_participants WHERE learner_id = ?", (carol,)
+        ).fetchone()
+
+    assert row is not None and row.learner_id == carol
+    assert stored[0] == "carol"
