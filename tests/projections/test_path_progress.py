@@ -170,5 +170,6 @@ def test_a_participant_row_carries_the_username_given_at_registration(
             "SELECT username FROM path_participants WHERE learner_id = ?", (carol,)
         ).fetchone()
 
-    assert row is not None and row.learner_id == carol
+    assert row is not None
+    assert row.learner_id == carol
     assert stored[0] == "carol"
