@@ -165,9 +165,7 @@ def _expiry_rule_set(db: Writer, e: ev.PathExpiryRuleSet) -> None:
 
 
 def _registered(db: Writer, e: lev.UserRegistered) -> None:
-    db.write(
-        "INSERT INTO path_learners VALUES (?, ?)", (db.aggregate_id, e.username)
-    )
+    db.write("INSERT INTO path_learners VALUES (?, ?)", (db.aggregate_id, e.username))
 
 
 def _joined(db: Writer, e: lev.PathJoined) -> None:
