@@ -43,6 +43,7 @@ from graph.prepared import (
     request_fields,
 )
 from graph.schema import QualifySchema, build_schema
+from projections.follower import OtherRelease
 from qualify.bootstrap import Backend
 from qualify.config import Settings
 
@@ -588,7 +589,10 @@ async def health(request: Request) -> Response:
     """Liveness, and how far the read models have followed the log."""
     backend: Backend = request.app.state.backend
     # Read from the store: on PostgreSQL the workers, not this server, advance it.
-    position = await run_in_threadpool(backend.follower.stored_position)
+    try:
+        position = await run_in_threadpool(backend.follower.stored_position)
+    except OtherRelease as error:
+        return JSONResponse({"status": "other release", "error": str(error)}, 503)
     return JSONResponse({"status": "ok", "position": position})
 
 

@@ -34,6 +34,14 @@ CREATE TABLE IF NOT EXISTS projection_positions (
 """
 
 
+class OtherRelease(Exception):
+    """A read model's tables on the store are of another version than this code's.
+
+    A process of a newer release reshaped them: one of this release may neither
+    write rows into the new shape nor put the old shape back.
+    """
+
+
 @dataclass(frozen=True)
 class CatchUp:
     """What one catch-up did."""
@@ -104,6 +112,10 @@ class Follower:
             positions = []
             for projection in self.projections:
                 version, position = stored.get(projection.name, (None, 0))
+                # Rebuilding it here would put the older shape back under the
+                # newer release's processes.
+                if version is not None and version > projection.version:
+                    raise OtherRelease(_newer_message(projection, version))
                 if version is not None and version != projection.version:
                     _refuse_rebuild(projection, version)
                 # A bulk build starts from empty tables, whatever they held.
@@ -227,9 +239,20 @@ class Follower:
     def _stored_positions(self, db: Db, lock: bool = False) -> list[int]:
         # Locking the rows makes a second worker wait, then see the new positions.
         suffix = " FOR UPDATE" if lock and self.store.dialect == "postgres" else ""
-        rows = db.execute("SELECT name, position FROM projection_positions" + suffix)
-        stored = {row["name"]: row["position"] for row in rows}
-        return [stored[p.name] for p in self.projections]
+        rows = db.execute(
+            "SELECT name, version, position FROM projection_positions" + suffix
+        )
+        stored = {row["name"]: (row["version"], row["position"]) for row in rows}
+        positions = []
+        for projection in self.projections:
+            version, position = stored[projection.name]
+            # Another release started on the store since this process did, and
+            # rebuilt the tables in its shape: applying here would write rows that
+            # do not fit them, or worse, fit them by position with wrong values.
+            if version != projection.version:
+                raise OtherRelease(_changed_message(projection, version))
+            positions.append(position)
+        return positions
 
 
 def _following(
@@ -251,6 +274,25 @@ def _following(
         applied(r.notification.id, r.domain_event, r.notification.state)
         for r in recorded[offset:end]
     ]
+
+
+def _newer_message(projection: Projection, stored: int) -> str:
+    return (
+        f"The {projection.name} read model on this store is at version {stored}, "
+        f"written by a newer release; this release knows version "
+        f"{projection.version} and leaves it alone. Run the newer release; to go "
+        f"back to this one, delete the {projection.name} row of "
+        "projection_positions, and the next start rebuilds it from the log."
+    )
+
+
+def _changed_message(projection: Projection, stored: int) -> str:
+    return (
+        f"The {projection.name} read model on this store is now at version "
+        f"{stored}, not {projection.version}: a process of another release "
+        "rebuilt it while this one ran. Nothing more is applied here; stop this "
+        "process and run the release that matches the store."
+    )
 
 
 def _refuse_rebuild(projection: Projection, stored: int) -> None:

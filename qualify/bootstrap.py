@@ -24,7 +24,7 @@ from projections.code_usage import CodeUsage
 from projections.collection import paused_collection
 from projections.course_activity import CourseActivity
 from projections.database import ReadStore, SQLiteStore
-from projections.follower import BATCH_SIZE, Follower
+from projections.follower import BATCH_SIZE, Follower, OtherRelease
 from projections.learners import Learners
 from projections.path_progress import PathProgress, participant_ids
 from projections.postgres import PostgresStore
@@ -149,7 +149,15 @@ class Backend:
         if outcome.replayed:
             # The first run may have ended before the read models caught up.
             target = self.log.recorder.max_notification_id() or 0
-        if target is not None and not self.reach(target, outcome.recorded):
+        if target is None:
+            return outcome
+        try:
+            reached = self.reach(target, outcome.recorded)
+        except OtherRelease as error:
+            # The command is stored; only its read models cannot follow here.
+            _logger.error("%s", error)
+            return replace(outcome, caught_up=False)
+        if not reached:
             _logger.warning(
                 "the read models did not reach position %d within %.0f s; "
                 "is a projection worker running?",
