@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 
@@ -19,8 +20,10 @@ def parse_day(value: object) -> date:
     which the CSV import refuses; a day means the same in either place.
     """
     if not isinstance(value, str):
+        # Shown as sent: a number in quotes would read as a string.
         raise StrawberryInputCoercionError(
-            f'Value cannot represent a Date: "{value}". Expected a string.'
+            f"Value cannot represent a Date: {json.dumps(value)}. Expected a "
+            "string, written YYYY-MM-DD."
         )
     if not _DAY.fullmatch(value):
         raise StrawberryInputCoercionError(

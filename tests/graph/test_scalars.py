@@ -32,7 +32,11 @@ def test_a_day_written_yyyy_mm_dd_is_read_as_that_day() -> None:
             'Value cannot represent a Date: "2023-06-01\n". A date is written '
             "YYYY-MM-DD, as 2023-06-01.",
         ),
-        (20230601, 'Value cannot represent a Date: "20230601". Expected a string.'),
+        (
+            20230601,
+            "Value cannot represent a Date: 20230601. Expected a string, written "
+            "YYYY-MM-DD.",
+        ),
     ],
 )
 def test_anything_else_is_refused_saying_why(value: object, message: str) -> None:
