@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import uuid4
 
 import pytest
 
 from domain import commands as c
 from projections import path_progress
-from projections.database import SQLiteStore
+from projections.database import Db, SQLiteStore
 from qualify.bootstrap import Backend
 from tests.support import (
     DAY_1,
@@ -110,25 +111,21 @@ def test_progress_reads_the_learners_records_not_every_record_of_a_code(
     backend: Backend, seed: Seed
 ) -> None:
     # A step's code can be on a million records; the learners measured hold few.
-    store = backend.store
-    if not isinstance(store, SQLiteStore) or store.in_memory:
-        pytest.skip("the query plan is read from a SQLite file")
+    store = _sqlite_file(backend)
     path = path_row(backend)
     alice = learner_id(backend)
     # A page of participants: with one learner the planner finds its way anyway.
     others = [str(uuid4()) for _ in range(49)]
-    seen: list[str] = []
     with store.reading() as db:
         steps = path_progress.steps_of(db, path.path_id)
-        store.trace(seen.append)
-        try:
-            path_progress.progress_of(
+        plan = _plan(
+            store,
+            db,
+            "MAX(r.completion_date)",
+            lambda: path_progress.progress_of(
                 db, path, steps, [alice, *others], backend.today()
-            )
-        finally:
-            store.trace(None)
-        [query] = [s for s in seen if "MAX(r.completion_date)" in s]
-        plan = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {query}"))
+            ),
+        )
 
     assert "training_records_by_learner" in plan, plan
 
@@ -137,20 +134,16 @@ def test_a_page_of_participants_reads_the_page_not_every_participant(
     backend: Backend, seed: Seed
 ) -> None:
     # A path can have ten thousand participants; a page shows fifty of them.
-    store = backend.store
-    if not isinstance(store, SQLiteStore) or store.in_memory:
-        pytest.skip("the query plan is read from a SQLite file")
+    store = _sqlite_file(backend)
     join(backend, LEARNER)
     path = path_row(backend)
-    seen: list[str] = []
     with store.reading() as db:
-        store.trace(seen.append)
-        try:
-            path_progress.participant_page(db, path, 50, None, backend.today())
-        finally:
-            store.trace(None)
-        [query] = [s for s in seen if "ORDER BY p.username" in s]
-        plan = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {query}"))
+        plan = _plan(
+            store,
+            db,
+            "ORDER BY p.username",
+            lambda: path_progress.participant_page(db, path, 50, None, backend.today()),
+        )
 
     assert "path_participants_by_name" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
@@ -173,3 +166,22 @@ def test_a_participant_row_carries_the_username_given_at_registration(
     assert row is not None
     assert row.learner_id == carol
     assert stored[0] == "carol"
+
+
+def _sqlite_file(backend: Backend) -> SQLiteStore:
+    store = backend.store
+    if not isinstance(store, SQLiteStore) or store.in_memory:
+        pytest.skip("the query plan is read from a SQLite file")
+    return store
+
+
+def _plan(store: SQLiteStore, db: Db, marker: str, read: Callable[[], object]) -> str:
+    """SQLite's plan for the statement with ``marker`` in it that ``read`` runs."""
+    seen: list[str] = []
+    store.trace(seen.append)
+    try:
+        read()
+    finally:
+        store.trace(None)
+    [query] = [statement for statement in seen if marker in statement]
+    return " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {query}"))
