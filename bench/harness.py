@@ -78,7 +78,7 @@ SMALL_READ = ReadScale(
     participants=1_000,
     probes=50,
     seconds=3,
-    warmup=1,
+    warmup=0.5,
 )
 
 
@@ -104,7 +104,7 @@ class Scale:
 SCALES = {
     "small": Scale(
         "small",
-        load_seconds=8,
+        load_seconds=6,
         warmup_seconds=1,
         baseline_seconds=3,
         catch_up_events=12_000,
