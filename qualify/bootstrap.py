@@ -217,6 +217,11 @@ def catching_up(backend: Backend) -> Iterator[None]:
         while not stop.wait(CATCH_UP_SECONDS):
             try:
                 applied = backend.catch_up_with_others()
+            except OtherRelease as error:
+                # Trying again cannot help: only a restart with the matching
+                # release can. Said once, not every half second.
+                _logger.error("%s", error)
+                return
             except Exception as error:
                 # A busy or briefly unreachable store is tried again next time.
                 _logger.warning("catching up with other processes failed: %s", error)
@@ -262,13 +267,15 @@ class Watch:
 
                 self._listening = True
                 self._changed.release()
+                reached = 0
                 try:
                     reached = self._look(position, min(remaining, LOOK_SECONDS))
                 finally:
                     self._changed.acquire()
                     self._listening = False
-                self._reached = max(self._reached, reached)
-                self._changed.notify_all()
+                    self._reached = max(self._reached, reached)
+                    # Also when the look failed: another waiter looks in its place.
+                    self._changed.notify_all()
         return True
 
     def _look(self, position: int, timeout: float) -> int:

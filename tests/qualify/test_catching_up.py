@@ -13,10 +13,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from domain import commands as c
 from domain.principal import SYSTEM
 from qualify.bootstrap import Backend, build, catching_up
 from qualify.config import Settings
+from tests.projections.test_other_release import reshape
 from tests.support import live_code_names
 
 WAIT_SECONDS = 10.0
@@ -77,3 +80,26 @@ def test_a_backend_left_to_workers_starts_no_thread(tmp_path: Path) -> None:
         server.close()
 
     assert "catch-up" not in names
+
+
+def test_the_looks_stop_once_another_release_has_reshaped_the_store(
+    tmp_path: Path,
+    open_backend: Callable[[str], Backend],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = f"sqlite:///{tmp_path}/q.db"
+    server = open_backend(url)
+    _leave_unapplied(url, "LEFT")
+    reshape(server)
+
+    with catching_up(server):
+        stopped = _eventually(
+            lambda: not any(t.name == "catch-up" for t in threading.enumerate())
+        )
+
+    assert stopped
+    refusals = [
+        r for r in caplog.records if "rebuilt it while this one ran" in r.message
+    ]
+    assert len(refusals) == 1
+    assert live_code_names(server) == []

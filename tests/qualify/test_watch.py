@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 from projections.database import ReadStore
-from projections.follower import Follower
+from projections.follower import Follower, OtherRelease
 from qualify.bootstrap import Watch
 
 
@@ -102,3 +102,25 @@ def test_many_waiters_share_one_listener() -> None:
     # One thread at a time listened; the others were told what it heard.
     assert workers.most_listening == 1
     assert watch.wait(max(positions), time.monotonic())
+
+
+def test_when_a_look_fails_the_other_waiters_look_at_once() -> None:
+    # A store reshaped by another release fails every look; no waiter may sit
+    # out its whole deadline because the one looking failed.
+    workers = FakeWorkers()
+    watch = _watch(workers)
+    failing = "the read model is another release's"
+
+    def refuse() -> int:
+        # Slow enough that the others are already waiting for this look.
+        time.sleep(0.2)
+        raise OtherRelease(failing)
+
+    workers.stored_position = refuse  # type: ignore[method-assign]
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        waits = [pool.submit(watch.wait, 1, started + 30) for _ in range(8)]
+        errors = [w.exception(timeout=30) for w in waits]
+
+    assert [str(e) for e in errors] == [failing] * 8
+    assert time.monotonic() - started < 10
