@@ -43,7 +43,7 @@ from graph.prepared import (
     request_fields,
 )
 from graph.schema import QualifySchema, build_schema
-from projections.follower import OtherRelease
+from projections.follower import StoreChanged
 from qualify.bootstrap import Backend
 from qualify.config import Settings
 
@@ -591,7 +591,7 @@ async def health(request: Request) -> Response:
     # Read from the store: on PostgreSQL the workers, not this server, advance it.
     try:
         position = await run_in_threadpool(backend.follower.stored_position)
-    except OtherRelease as error:
+    except StoreChanged as error:
         return JSONResponse({"status": "other release", "error": str(error)}, 503)
     return JSONResponse({"status": "ok", "position": position})
 

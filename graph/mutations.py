@@ -79,7 +79,10 @@ async def _run(
 async def _result(
     info: Info, outcome: Outcome | None, read: Callable[[Db, str], T]
 ) -> T | None:
-    if outcome is None or outcome.value is None:
+    # Read models that have not applied the command could only answer with what
+    # was there before it, or with nothing found: null, and readModelsBehind says
+    # why.
+    if outcome is None or outcome.value is None or not outcome.caught_up:
         return None
     value = outcome.value
     return await info.context.read(lambda db: read(db, value))
@@ -586,7 +589,11 @@ class Mutation:
         progress = None
         user = normalise_username(username)
         # A replayed answer is read afresh, so only what the caller may see now.
-        if outcome is not None and info.context.principal.can_view(user):
+        if (
+            outcome is not None
+            and outcome.caught_up
+            and info.context.principal.can_view(user)
+        ):
             path_code = normalise_code(input.path_code)
             day = info.context.backend.today()
             progress = await info.context.read(

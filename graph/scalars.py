@@ -20,7 +20,7 @@ def parse_day(value: object) -> date:
     which the CSV import refuses; a day means the same in either place.
     """
     if not isinstance(value, str):
-        # Shown as sent: a number in quotes would read as a string.
+        # Shown as JSON: a number in quotes would read as a string.
         raise StrawberryInputCoercionError(
             f"Value cannot represent a Date: {json.dumps(value)}. Expected a "
             "string, written YYYY-MM-DD."

@@ -34,11 +34,12 @@ CREATE TABLE IF NOT EXISTS projection_positions (
 """
 
 
-class OtherRelease(Exception):
-    """A read model's tables on the store are of another version than this code's.
+class StoreChanged(Exception):
+    """A read model on the store is not one this process may apply events to.
 
-    A process of a newer release reshaped them: one of this release may neither
-    write rows into the new shape nor put the old shape back.
+    A process of another release reshaped its tables (one of this release may
+    neither write rows into the new shape nor put the old shape back), or its
+    position was deleted so that the next start rebuilds it.
     """
 
 
@@ -115,7 +116,7 @@ class Follower:
                 # Rebuilding it here would put the older shape back under the
                 # newer release's processes.
                 if version is not None and version > projection.version:
-                    raise OtherRelease(_newer_message(projection, version))
+                    raise StoreChanged(_newer_message(projection, version))
                 if version is not None and version != projection.version:
                     _refuse_rebuild(projection, version)
                 # A bulk build starts from empty tables, whatever they held.
@@ -245,12 +246,14 @@ class Follower:
         stored = {row["name"]: (row["version"], row["position"]) for row in rows}
         positions = []
         for projection in self.projections:
+            if projection.name not in stored:
+                raise StoreChanged(_forgotten_message(projection))
             version, position = stored[projection.name]
             # Another release started on the store since this process did, and
             # rebuilt the tables in its shape: applying here would write rows that
             # do not fit them, or worse, fit them by position with wrong values.
             if version != projection.version:
-                raise OtherRelease(_changed_message(projection, version))
+                raise StoreChanged(_changed_message(projection, version))
             positions.append(position)
         return positions
 
@@ -277,11 +280,16 @@ def _following(
 
 
 def _newer_message(projection: Projection, stored: int) -> str:
-    return (
+    found = (
         f"The {projection.name} read model on this store is at version {stored}, "
         f"written by a newer release; this release knows version "
-        f"{projection.version} and leaves it alone. Run the newer release; to go "
-        f"back to this one, delete the {projection.name} row of "
+        f"{projection.version} and leaves it alone. Run the newer release"
+    )
+    if not projection.rebuildable:
+        # Its rows are the record the log is checked against: never rebuilt.
+        return f"{found}; going back to this one means migrating it by hand."
+    return (
+        f"{found}; to go back to this one, delete the {projection.name} row of "
         "projection_positions, and the next start rebuilds it from the log."
     )
 
@@ -290,15 +298,23 @@ def _changed_message(projection: Projection, stored: int) -> str:
     return (
         f"The {projection.name} read model on this store is now at version "
         f"{stored}, not {projection.version}: a process of another release "
-        "rebuilt it while this one ran. Nothing more is applied here; stop this "
-        "process and run the release that matches the store."
+        "rebuilt it while this one ran. This process applies no more events; "
+        "run the release that matches the store."
+    )
+
+
+def _forgotten_message(projection: Projection) -> str:
+    return (
+        f"The {projection.name} read model's row was deleted from "
+        "projection_positions while this process ran. This process applies no "
+        "more events; start it again, and it rebuilds that read model first."
     )
 
 
 def _refuse_rebuild(projection: Projection, stored: int) -> None:
     if not projection.rebuildable:
-        raise RuntimeError(
-            f"the {projection.name} read model is at version {stored}, this code "
+        raise StoreChanged(
+            f"The {projection.name} read model is at version {stored}, this code "
             f"has version {projection.version}, and it is never rebuilt: its rows "
             "are the record the log is checked against. Migrate it by hand."
         )

@@ -20,7 +20,7 @@ from pathlib import Path
 from domain.application import EventLog
 from projections.collection import paused_collection
 from projections.database import Db, ReadStore, SQLiteStore
-from projections.follower import Follower
+from projections.follower import Follower, StoreChanged
 from projections.postgres import PostgresStore
 from projections.projection import Projection
 
@@ -147,10 +147,12 @@ def _switch(
     else:
         transaction, attached = live.writing(), False
     with transaction as db:
-        if live.dialect == "postgres":
-            # Positions first, in the order workers lock them, so the switch and a
-            # worker's batch wait for each other instead of deadlocking.
-            db.execute("SELECT name FROM projection_positions FOR UPDATE")
+        # Positions first (on PostgreSQL locked, in the order workers lock them,
+        # so the switch and a worker's batch wait for each other instead of
+        # deadlocking).
+        lock = " FOR UPDATE" if live.dialect == "postgres" else ""
+        rows = db.execute("SELECT name, version FROM projection_positions" + lock)
+        _check_versions({row[0]: row[1] for row in rows}, projections)
         for projection in projections:
             # Rows, not tables: a reader's snapshot keeps seeing the old rows
             # until this commits, and takes no lock that could deadlock with it.
@@ -167,6 +169,22 @@ def _switch(
                 (projection.version, follower.position, projection.name),
             )
     return copied
+
+
+def _check_versions(stored: dict[str, int], projections: Sequence[Projection]) -> None:
+    """Refuse to switch in tables of a shape the store no longer has.
+
+    A process of another release may have started while this rebuild ran, and
+    rebuilt a read model in its own shape.
+    """
+    for projection in projections:
+        version = stored.get(projection.name)
+        if version != projection.version:
+            raise StoreChanged(
+                f"The {projection.name} read model on this store went to version "
+                f"{version} while this rebuild built version {projection.version}; "
+                "nothing was switched in. Run the release that matches the store."
+            )
 
 
 def _copy_attached(db: Db, table: str) -> int:

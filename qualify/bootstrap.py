@@ -24,7 +24,7 @@ from projections.code_usage import CodeUsage
 from projections.collection import paused_collection
 from projections.course_activity import CourseActivity
 from projections.database import ReadStore, SQLiteStore
-from projections.follower import BATCH_SIZE, Follower, OtherRelease
+from projections.follower import BATCH_SIZE, Follower, StoreChanged
 from projections.learners import Learners
 from projections.path_progress import PathProgress, participant_ids
 from projections.postgres import PostgresStore
@@ -153,7 +153,7 @@ class Backend:
             return outcome
         try:
             reached = self.reach(target, outcome.recorded)
-        except OtherRelease as error:
+        except StoreChanged as error:
             # The command is stored; only its read models cannot follow here.
             _logger.error("%s", error)
             return replace(outcome, caught_up=False)
@@ -217,7 +217,7 @@ def catching_up(backend: Backend) -> Iterator[None]:
         while not stop.wait(CATCH_UP_SECONDS):
             try:
                 applied = backend.catch_up_with_others()
-            except OtherRelease as error:
+            except StoreChanged as error:
                 # Trying again cannot help: only a restart with the matching
                 # release can. Said once, not every half second.
                 _logger.error("%s", error)

@@ -37,7 +37,7 @@ from domain.imports import (
 from domain.learners import latest_completion_date
 from domain.principal import Principal, Role
 from graph.auth import DEFAULT_LIFETIME, RS256, issue_token
-from projections.follower import OtherRelease
+from projections.follower import StoreChanged
 from projections.integrity import chained_entries
 from projections.integrity import check as check_integrity
 from projections.rebuild import rebuild
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return run(args)
-    except (ConfigurationError, OtherRelease) as error:
+    except (ConfigurationError, StoreChanged) as error:
         _fail(str(error))
         return USAGE_ERROR
     except BrokenPipeError:

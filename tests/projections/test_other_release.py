@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from domain import commands as c
-from projections.follower import OtherRelease
-from qualify.bootstrap import Backend
+from projections.follower import StoreChanged
+from projections.rebuild import rebuild
+from qualify.bootstrap import Backend, all_projections
 from qualify.cli import main
 from tests.support import LEARNER, load_seed, register, run, table_rows
 
@@ -21,15 +22,15 @@ OpenBackend = Callable[[str], Backend]
 RESHAPED = "path_progress"
 
 
-def reshape(backend: Backend) -> int:
-    """Bump one read model's stored version, as a newer release's start does."""
+def reshape(backend: Backend, name: str = RESHAPED, by: int = 1) -> int:
+    """Move one read model's stored version, as another release's start does."""
     with backend.store.writing() as db:
         db.execute(
-            "UPDATE projection_positions SET version = version + 1 WHERE name = ?",
-            (RESHAPED,),
+            "UPDATE projection_positions SET version = version + ? WHERE name = ?",
+            (by, name),
         )
         row = db.execute(
-            "SELECT version FROM projection_positions WHERE name = ?", (RESHAPED,)
+            "SELECT version FROM projection_positions WHERE name = ?", (name,)
         ).fetchone()
     return int(row[0])
 
@@ -48,7 +49,7 @@ def test_a_start_leaves_a_newer_read_model_as_it_is(
     version = reshape(newer)
     rows = table_rows(newer.store)
 
-    with pytest.raises(OtherRelease) as refused:
+    with pytest.raises(StoreChanged) as refused:
         open_backend(durable_url)
 
     assert str(refused.value) == (
@@ -74,7 +75,7 @@ def test_a_running_process_applies_nothing_once_another_release_reshapes(
     # Stored, and said to be behind, rather than failing the request.
     assert outcome.value is not None
     assert outcome.caught_up is False
-    with pytest.raises(OtherRelease, match="rebuilt it while this one ran"):
+    with pytest.raises(StoreChanged, match="rebuilt it while this one ran"):
         backend.follower.catch_up()
     assert _positions(backend) == before
     with backend.store.reading() as db:
@@ -101,3 +102,80 @@ def test_the_command_line_refuses_a_newer_store_in_one_line(
     assert status == 2
     assert f"The {RESHAPED} read model on this store is at version" in error
     assert "Traceback" not in error
+
+
+def test_a_read_model_never_rebuilt_is_not_offered_a_rebuild(
+    durable_url: str, open_backend: OpenBackend
+) -> None:
+    newer = open_backend(durable_url)
+    reshape(newer, "audit_chain")
+
+    with pytest.raises(StoreChanged) as refused:
+        open_backend(durable_url)
+
+    assert str(refused.value).endswith(
+        "Run the newer release; going back to this one means migrating it by hand."
+    )
+    assert "delete" not in str(refused.value)
+
+
+def test_an_older_chain_is_refused_in_one_line_too(
+    tmp_path: Path,
+    open_backend: OpenBackend,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = f"sqlite:///{tmp_path}/q.db"
+    backend = open_backend(url)
+    reshape(backend, "audit_chain", by=-1)
+    backend.close()
+    monkeypatch.setenv("QUALIFY_DATABASE_URL", url)
+
+    status = main(["projections", "verify"])
+
+    error = capsys.readouterr().err
+    assert status == 2
+    assert "The audit_chain read model is at version 0" in error
+    assert "Traceback" not in error
+
+
+def test_a_deleted_position_stops_a_running_process_saying_so(
+    durable_url: str, open_backend: OpenBackend
+) -> None:
+    backend = open_backend(durable_url)
+    load_seed(backend)
+    with backend.store.writing() as db:
+        db.execute("DELETE FROM projection_positions WHERE name = ?", (RESHAPED,))
+
+    outcome = run(backend, c.RegisterUser("carol", "c@example.com", "Carol", "T"))
+
+    assert outcome.caught_up is False
+    with pytest.raises(StoreChanged, match="row was deleted from projection_positions"):
+        backend.follower.catch_up()
+
+
+def test_a_rebuild_switches_nothing_in_once_another_release_reshapes(
+    durable_url: str, open_backend: OpenBackend
+) -> None:
+    backend = open_backend(durable_url)
+    load_seed(backend)
+    reshaped: list[int] = []
+
+    def meanwhile(position: int, head: int) -> None:
+        # A process of a newer release starts while the tables are built aside.
+        if not reshaped:
+            reshaped.append(reshape(backend))
+
+    with pytest.raises(StoreChanged, match="nothing was switched in"):
+        rebuild(
+            backend.log,
+            backend.store,
+            [p for p in all_projections() if p.name == RESHAPED],
+            meanwhile,
+        )
+
+    with backend.store.reading() as db:
+        row = db.execute(
+            "SELECT version FROM projection_positions WHERE name = ?", (RESHAPED,)
+        ).fetchone()
+    assert row[0] == reshaped[0]

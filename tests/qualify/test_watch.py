@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 from projections.database import ReadStore
-from projections.follower import Follower, OtherRelease
+from projections.follower import Follower, StoreChanged
 from qualify.bootstrap import Watch
 
 
@@ -114,7 +114,7 @@ def test_when_a_look_fails_the_other_waiters_look_at_once() -> None:
     def refuse() -> int:
         # Slow enough that the others are already waiting for this look.
         time.sleep(0.2)
-        raise OtherRelease(failing)
+        raise StoreChanged(failing)
 
     workers.stored_position = refuse  # type: ignore[method-assign]
     started = time.monotonic()
