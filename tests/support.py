@@ -286,6 +286,23 @@ def read_model_tables() -> list[str]:
     return [table for p in all_projections() for table in p.tables]
 
 
+RESHAPED = "path_progress"
+"""The read model the tests of another release's store move the version of."""
+
+
+def reshape(backend: Backend, name: str = RESHAPED, by: int = 1) -> int:
+    """Move one read model's stored version, as another release's start does."""
+    with backend.store.writing() as db:
+        db.execute(
+            "UPDATE projection_positions SET version = version + ? WHERE name = ?",
+            (by, name),
+        )
+        row = db.execute(
+            "SELECT version FROM projection_positions WHERE name = ?", (name,)
+        ).fetchone()
+    return int(row[0])
+
+
 def table_rows(store: ReadStore) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every read-model table and the positions, sorted."""
     with store.reading() as db:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.graph.conftest import GraphQLClient
-from tests.projections.test_other_release import reshape
+from tests.support import reshape
 
 REGISTER = (
     'mutation { registerUser(input: {username: "carol", email: "c@example.com", '
@@ -39,11 +39,7 @@ async def test_a_join_stored_behind_the_read_models_is_not_reported_as_failed(
     assert joined["joinPath"] == {"progress": None, "userErrors": []}
     # Both were stored: put the version back, and the join shows.
     backend = client.server.backend
-    with backend.store.writing() as db:
-        db.execute(
-            "UPDATE projection_positions SET version = version - 1 "
-            "WHERE name = 'path_progress'"
-        )
+    reshape(backend, by=-1)
     backend.follower.catch_up()
     progress = await client.data(
         '{ pathProgress(pathCode: "CLABEG", username: "carol") { complete } }'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.graph.conftest import Server
-from tests.projections.test_other_release import reshape
+from tests.support import reshape
 
 
 async def test_health_tells_the_read_models_position(server: Server) -> None:

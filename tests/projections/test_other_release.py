@@ -16,23 +16,17 @@ from projections.follower import StoreChanged
 from projections.rebuild import rebuild
 from qualify.bootstrap import Backend, all_projections
 from qualify.cli import main
-from tests.support import LEARNER, load_seed, register, run, table_rows
+from tests.support import (
+    LEARNER,
+    RESHAPED,
+    load_seed,
+    register,
+    reshape,
+    run,
+    table_rows,
+)
 
 OpenBackend = Callable[[str], Backend]
-RESHAPED = "path_progress"
-
-
-def reshape(backend: Backend, name: str = RESHAPED, by: int = 1) -> int:
-    """Move one read model's stored version, as another release's start does."""
-    with backend.store.writing() as db:
-        db.execute(
-            "UPDATE projection_positions SET version = version + ? WHERE name = ?",
-            (by, name),
-        )
-        row = db.execute(
-            "SELECT version FROM projection_positions WHERE name = ?", (name,)
-        ).fetchone()
-    return int(row[0])
 
 
 def _positions(backend: Backend) -> dict[str, int]:

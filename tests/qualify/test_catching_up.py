@@ -19,8 +19,7 @@ from domain import commands as c
 from domain.principal import SYSTEM
 from qualify.bootstrap import Backend, build, catching_up
 from qualify.config import Settings
-from tests.projections.test_other_release import reshape
-from tests.support import live_code_names
+from tests.support import live_code_names, reshape
 
 WAIT_SECONDS = 10.0
 
