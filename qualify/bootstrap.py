@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -31,6 +33,7 @@ from projections.postgres import PostgresStore
 from projections.projection import Projection
 from projections.training_records import TrainingRecords, learner_of_record
 from qualify.config import (
+    ConfigurationError,
     PostgresLocation,
     Settings,
     SQLiteLocation,
@@ -54,6 +57,9 @@ SQLITE_BATCH_SIZE = 20_000
 # The event store's table on PostgreSQL, named by the library after the
 # application (on SQLite it is "stored_events", but a file is looked at instead).
 POSTGRES_EVENTS_TABLE = f"{EventLog.name}_events"
+# The first bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+_LIBPQ_REASON = re.compile(r"\bport \d+ failed: (?P<reason>.+)")
 _logger = logging.getLogger(__name__)
 
 
@@ -304,6 +310,14 @@ def _collection_paused_for(command: Command) -> AbstractContextManager[None]:
     return nullcontext()
 
 
+class StoreUnavailable(ConfigurationError):
+    """The store the settings name cannot be opened; the message says where, why.
+
+    A configuration error: an address, a name or a path to put right, which the
+    command line reports in one line, as it does a malformed setting.
+    """
+
+
 def store_exists(location: SQLiteLocation | PostgresLocation) -> bool:
     """Whether a store was already made at ``location``, found without making one.
 
@@ -314,15 +328,89 @@ def store_exists(location: SQLiteLocation | PostgresLocation) -> bool:
     if isinstance(location, SQLiteLocation):
         if location.path == ":memory:":
             return False
+        _check_sqlite_file(location.path)
         path = Path(location.path)
         return path.is_file() and path.stat().st_size > 0
-    with psycopg.connect(location.conninfo) as connection:
+    with _opening(location), psycopg.connect(location.conninfo) as connection:
         found = connection.execute(
             "SELECT 1 FROM information_schema.tables "
             "WHERE table_schema = %s AND table_name = %s",
             (location.schema, POSTGRES_EVENTS_TABLE),
         ).fetchone()
     return found is not None
+
+
+def _check_sqlite_file(path: str) -> None:
+    """Refuse a path SQLite could not keep a store at, before SQLite touches it.
+
+    SQLite says only "file is not a database" or "unable to open database file",
+    deep inside the first statement; the first bytes of the file tell which, and
+    reading them leaves the file as it is.
+    """
+    where = Path(path).absolute()
+    if where.is_dir():
+        raise StoreUnavailable(
+            f"{where} is not a Qualify store: it is a directory; point "
+            "QUALIFY_DATABASE_URL at a store file, e.g. sqlite:////absolute/path/"
+            "qualify.db."
+        )
+    try:
+        with where.open("rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        # A new store is made there.
+        return
+    except OSError as error:
+        raise _sqlite_unavailable(where, error.strerror or str(error)) from None
+    # SQLite takes an empty file for an empty database, as a new store starts.
+    if header and header != SQLITE_HEADER:
+        raise StoreUnavailable(
+            f"{where} is not a Qualify store: the file is not a SQLite database "
+            "(it is left as it is); point QUALIFY_DATABASE_URL at the store file."
+        )
+
+
+def _sqlite_unavailable(where: Path, reason: str) -> StoreUnavailable:
+    return StoreUnavailable(
+        f"cannot open the SQLite store at {where}: {reason}; check "
+        "QUALIFY_DATABASE_URL."
+    )
+
+
+@contextmanager
+def _opening(location: SQLiteLocation | PostgresLocation) -> Iterator[None]:
+    """Report a store that cannot be opened as where and why, not as a traceback."""
+    try:
+        yield
+    except psycopg.OperationalError as error:
+        if not isinstance(location, PostgresLocation):
+            raise
+        raise _postgres_unavailable(location, str(error)) from None
+    except (sqlite3.Error, OSError) as error:
+        if not isinstance(location, SQLiteLocation):
+            raise
+        reason = getattr(error, "strerror", None) or str(error)
+        raise _sqlite_unavailable(Path(location.path).absolute(), reason) from None
+
+
+def _postgres_unavailable(location: PostgresLocation, message: str) -> StoreUnavailable:
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    # libpq names the address it tried before its reason, and adds hints on lines
+    # of their own; the address is said here already, so only the reason (the
+    # last one, when several addresses were tried) is kept.
+    reasons = [
+        found["reason"] for line in lines if (found := _LIBPQ_REASON.search(line))
+    ]
+    reason = reasons[-1] if reasons else (lines[0] if lines else "no reason given")
+    reason = " ".join(reason.removeprefix("FATAL:").split())
+    if location.password:
+        reason = reason.replace(location.password, "***")
+    host = f"[{location.host}]" if ":" in location.host else location.host
+    return StoreUnavailable(
+        f"cannot open the PostgreSQL store at {host}:{location.port}/"
+        f"{location.dbname} (user {location.user}): {reason}; check "
+        "QUALIFY_DATABASE_URL."
+    )
 
 
 def build(settings: Settings, *, follow: bool | None = None) -> Backend:
@@ -336,7 +424,8 @@ def build(settings: Settings, *, follow: bool | None = None) -> Backend:
     location = store_location(settings.database_url)
     store: ReadStore
     if isinstance(location, PostgresLocation):
-        store = PostgresStore(location.conninfo, location.schema)
+        with _opening(location):
+            store = PostgresStore(location.conninfo, location.schema)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": location.dbname,
@@ -353,7 +442,9 @@ def build(settings: Settings, *, follow: bool | None = None) -> Backend:
         store = SQLiteStore(location.path)
         env = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     else:
-        store = SQLiteStore(location.path)
+        _check_sqlite_file(location.path)
+        with _opening(location):
+            store = SQLiteStore(location.path)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": location.path,

@@ -363,7 +363,6 @@ def _projections_run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
 
-    _logger.info("projection worker started")
     stats = run_worker(settings, stop)
     _logger.info(
         "projection worker stopped: %d events applied, %d reconnects",

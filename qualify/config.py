@@ -39,7 +39,20 @@ MAX_PAGE_SIZE_CEILING = 1000
 # RSA keys shorter than this can be factored by a determined attacker.
 MIN_RSA_KEY_BITS = 2048
 PEM_PREFIX = "-----BEGIN"
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+# PostgreSQL cuts every name to 63 bytes, and a rebuild works in "<schema>_rebuild":
+# past 55 characters that name would be cut back to the live schema's own, and the
+# rebuild would empty the live schema.
+MAX_SCHEMA_LENGTH = 63 - len("_rebuild")
+# Lower case only: the event store names its schema unquoted, so PostgreSQL folds
+# it to lower case, while the read models quote theirs and keep it as given.
+_SCHEMA = re.compile(rf"[a-z_][a-z0-9_]{{0,{MAX_SCHEMA_LENGTH - 1}}}")
+# PostgreSQL's own schemas, which hold its catalogues, not a store.
+_RESERVED_SCHEMA = re.compile(r"pg_.*|information_schema")
+SCHEMA_RULE = (
+    "lower-case letters, digits and underscores, starting with a letter or "
+    f"underscore but not with pg_, at most {MAX_SCHEMA_LENGTH} characters, and "
+    "not information_schema"
+)
 
 
 class Environment(StrEnum):
@@ -266,15 +279,16 @@ def store_location(url: str) -> SQLiteLocation | PostgresLocation:
 
 def _postgres_location(url: str) -> PostgresLocation:
     parts = urlsplit(url)
-    query = parse_qs(parts.query)
-    schema = query.pop("schema", ["public"])[0]
+    # Blank values kept: "?schema=" must be refused, not read as no schema at all.
+    query = parse_qs(parts.query, keep_blank_values=True)
+    schemas = query.pop("schema", ["public"])
     dbname = unquote(parts.path.lstrip("/"))
-    if not dbname or query or not _IDENTIFIER.fullmatch(schema):
+    if not dbname or query:
         raise ConfigurationError(
             "A PostgreSQL QUALIFY_DATABASE_URL names a database and may add only "
-            "?schema=name (letters, digits, underscores); "
-            f"not {_without_password(url)!r}."
+            f"?schema=name; not {_without_password(url)!r}."
         )
+    schema = _schema(schemas)
     try:
         port = parts.port or 5432
     except ValueError:
@@ -287,6 +301,27 @@ def _postgres_location(url: str) -> PostgresLocation:
         dbname=dbname, host=host, port=port, user=user, password=password or None
     )
     return PostgresLocation(conninfo, schema, dbname, host, port, user, password)
+
+
+def _schema(given: list[str]) -> str:
+    """The one schema ``?schema=`` names, refused unless it is a safe name."""
+    if len(given) > 1:
+        raise ConfigurationError(
+            f"QUALIFY_DATABASE_URL gives ?schema= {len(given)} times "
+            f"({', '.join(map(repr, given))}); give it once."
+        )
+    schema = given[0]
+    if not schema:
+        raise ConfigurationError(
+            "QUALIFY_DATABASE_URL gives an empty ?schema=; name a schema, or leave "
+            "?schema= out for public."
+        )
+    if not _SCHEMA.fullmatch(schema) or _RESERVED_SCHEMA.fullmatch(schema):
+        raise ConfigurationError(
+            f"The ?schema= of QUALIFY_DATABASE_URL must be {SCHEMA_RULE}; "
+            f"not {schema!r}."
+        )
+    return schema
 
 
 def _without_password(url: str) -> str:

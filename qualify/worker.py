@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import psycopg
 from eventsourcing.persistence import PersistenceError
 
-from qualify.bootstrap import Backend, build
+from qualify.bootstrap import Backend, StoreUnavailable, build
 from qualify.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,15 +42,29 @@ def run_worker(
     stats: WorkerStats | None = None,
     poll_seconds: float = POLL_SECONDS,
 ) -> WorkerStats:
-    """Follow the log until ``stop`` is set, reconnecting whenever the store is lost."""
+    """Follow the log until ``stop`` is set, reconnecting whenever the store is lost.
+
+    Raises StoreUnavailable when the store cannot be opened at the start.
+    """
     stats = stats or WorkerStats()
     failures = 0
+    opened = False
     while not stop.is_set():
         try:
             backend = build(settings)
+        except StoreUnavailable as error:
+            # A store never opened is a setting to correct, said once; one opened
+            # before and lost since is waited for.
+            if not opened:
+                raise
+            failures = _pause(stop, failures, error)
+            continue
         except _LOST as error:
             failures = _pause(stop, failures, error)
             continue
+        if not opened:
+            opened = True
+            logger.info("projection worker started")
         try:
             _follow(backend, stop, stats, poll_seconds)
             failures = 0
