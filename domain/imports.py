@@ -184,24 +184,27 @@ def read_file(
                 )
             )
             continue
-        for index in unnamed:
-            if cells[index].strip():
-                parsed.problems.append(
-                    Problem(
-                        number,
-                        None,
-                        cells[index],
-                        f"Column {index + 1} has a value but no heading",
-                    )
-                )
+        stray = [
+            Problem(
+                number,
+                None,
+                cells[index],
+                f"Column {index + 1} has a value but no heading",
+            )
+            for index in unnamed
+            if cells[index].strip()
+        ]
+        parsed.problems += stray
         # A line break inside a quoted cell reads as one, however it was written.
         values = {
             name: unneutralise(cells[index].replace("\r\n", "\n"))
             for name, index in columns.items()
         }
         ids.setdefault(_id_key(values[RECORD_ID]), []).append(number)
+        # The named cells of a row with a stray value are still checked, so that
+        # every problem of the row is reported at once; the row itself is not read.
         row = _row(number, values, today, parsed.problems)
-        if row is not None:
+        if row is not None and not stray:
             parsed.rows.append(row)
         if progress is not None:
             progress(number)

@@ -509,6 +509,23 @@ def test_a_row_with_too_few_or_too_many_cells_is_a_row_problem() -> None:
     ]
 
 
+def test_a_row_with_a_value_under_no_heading_is_a_row_problem_and_not_read() -> None:
+    headings = [*IMPORT_HEADINGS[:3], "", *IMPORT_HEADINGS[3:]]
+    values = list(GOOD.values())
+    data = csv_bytes(
+        [*values[:3], "IMPORTANT DATA", *values[3:]],
+        [*values[:3], "", *values[3:]],
+        headings=headings,
+    )
+
+    parsed = read(data)
+
+    assert parsed.rows == [good_row(3)]
+    assert parsed.problems == [
+        Problem(2, None, "IMPORTANT DATA", "Column 4 has a value but no heading"),
+    ]
+
+
 def test_a_file_that_is_not_csv_is_refused_naming_the_line() -> None:
     data = f'{HEADER_LINE}\r\n{GOOD_LINE}\r\n,"alice"x,,,,,,,,\r\n'.encode()
 
