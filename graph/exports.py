@@ -133,7 +133,7 @@ def _filter(backend: Backend, token: Principal, request: Request) -> ExportFilte
     whose = whose_records(principal, params.get("username"))
     code = code_name(params.get("code"))
     with backend.store.reading() as db:
-        learner_id, code_id = record_keys(db, whose.username, code)
+        learner_id, code_id = record_keys(db, whose.username, code, whose.implied)
     return ExportFilter(
         learner_id=learner_id,
         code_id=code_id,

@@ -84,7 +84,7 @@ def code_names(db: Db, code_ids: list[str]) -> dict[str, str]:
 
 def read_code(db: Db, name: str) -> QualificationCode | None:
     """One live code with its uses; a name renamed away answers with where it went."""
-    row = code_usage.live_code(db, name) or code_usage.renamed_code(db, name)
+    row = code_usage.code_named(db, name)
     if row is None:
         return None
     uses = code_usage.uses_of(db, [row.code_id])[row.code_id]
@@ -103,7 +103,7 @@ def read_content(db: Db, content_id: str) -> LearningContent | None:
 
 def read_path(db: Db, name: str) -> LearningPath | None:
     """The learning path whose own code is ``name``."""
-    code = code_usage.live_code(db, name)
+    code = code_usage.code_named(db, name)
     path = path_progress.path_by_code_id(db, code.code_id) if code else None
     if path is None:
         return None
@@ -116,9 +116,9 @@ def read_progress(
     db: Db, path_code: str, username: str, on: date
 ) -> PathProgress | None:
     """A participant's progress, or None when they have not joined the path."""
-    code = code_usage.live_code(db, path_code)
+    code = code_usage.code_named(db, path_code)
     path = path_progress.path_by_code_id(db, code.code_id) if code else None
-    if path is None:
+    if code is None or path is None:
         raise NotFound(
             f"There is no learning path with code {path_code}.", field="pathCode"
         )
@@ -132,7 +132,7 @@ def read_progress(
     steps = path_progress.steps_of(db, path.path_id)
     progress = path_progress.progress_of(db, path, steps, [row.learner_id], on)
     names = code_names(db, [s.code_id for s in steps])
-    return PathProgress.of(path_code, row, progress[row.learner_id], names, on)
+    return PathProgress.of(code.code, row, progress[row.learner_id], names, on)
 
 
 def read_record(db: Db, record_id: str) -> TrainingRecord | None:
@@ -152,7 +152,7 @@ def code_as_of(db: Db, name: str, moment: datetime) -> QualificationCode | None:
     """A code as it stood at ``moment``, its record count included."""
     through = position_at(db, moment)
     with replayed(events_through(db, through)) as names:
-        row = code_usage.live_code(names, name) or code_usage.renamed_code(names, name)
+        row = code_usage.code_named(names, name)
     if row is None:
         return None
     with replayed(events_through(db, through, [row.code_id])) as scratch:
@@ -326,7 +326,7 @@ class Query:
             )
 
         def page_of(db: Db, through: int | None) -> Connection[TrainingRecord]:
-            learner_key, code_id = record_keys(db, whose.username, name)
+            learner_key, code_id = record_keys(db, whose.username, name, whose.implied)
             page = records.record_page(db, learner_key, code_id, first, after, among)
             nodes = [TrainingRecord.of(r, through) for r in page.items]
             return connection(page, nodes)
@@ -443,7 +443,7 @@ class Query:
         window = backend.settings.expiring_days
 
         def query(db: Db) -> ValidityImpact | None:
-            row = code_usage.live_code(db, name)
+            row = code_usage.code_named(db, name)
             if row is None:
                 return None
             now: Counter[DomainCertificateStatus | None] = Counter()
@@ -540,7 +540,7 @@ class Query:
 
         def query(db: Db) -> RenameImpact | None:
             found = read_code(db, name)
-            row = code_usage.live_code(db, name)
+            row = code_usage.code_named(db, name)
             if found is None or row is None:
                 return None
             return RenameImpact(
@@ -632,7 +632,7 @@ def event_filter(db: Db, given: EventFilterInput | None) -> EventFilter:
     ids: list[str] = []
     if given.code is not None:
         name = normalise_code(given.code)
-        row = code_usage.live_code(db, name)
+        row = code_usage.code_named(db, name)
         if row is None:
             raise NotFound(f"There is no qualification code {name}.", field="code")
         ids += [row.code_id, str(validity_id(UUID(row.code_id)))]

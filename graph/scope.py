@@ -19,6 +19,9 @@ class Whose:
     username: str | None = None
     among: frozenset[str] | None = None
     """Usernames the listing is limited to, when the reader sees only some."""
+    implied: bool = False
+    """Whether ``username`` is the reader's own, named by nobody: a reader who is
+    no registered learner then has no records, rather than a name not found."""
 
     def learner_ids(self) -> tuple[str, ...] | None:
         """``among`` as the read models' learner ids, in a stable order."""
@@ -45,7 +48,7 @@ def whose_records(principal: Principal, username: str | None) -> Whose:
     if not reach:
         principal.require(Right.VIEW_OWN_RECORDS)
     if reach == {principal.username}:
-        return Whose(username=principal.username)
+        return Whose(username=principal.username, implied=True)
     return Whose(among=reach)
 
 
@@ -61,17 +64,21 @@ def code_name(code: str | None) -> str | None:
 
 
 def record_keys(
-    db: Db, username: str | None, code: str | None
+    db: Db, username: str | None, code: str | None, implied: bool = False
 ) -> tuple[str | None, str | None]:
-    """The learner id and code id a listing filters on, or NotFound naming which."""
+    """The learner id and code id a listing filters on, or NotFound naming which.
+
+    With ``implied`` (see ``Whose``), a username nobody registered is kept: its
+    learner id matches no record.
+    """
     learner_key = code_id = None
     if username is not None:
         learner = learners.learner_by_username(db, username)
-        if learner is None:
+        if learner is None and not implied:
             raise NotFound(f"No user is registered as {username}.", field="username")
-        learner_key = learner.learner_id
+        learner_key = learner.learner_id if learner else str(learner_id(username))
     if code is not None:
-        row = code_usage.live_code(db, code)
+        row = code_usage.code_named(db, code)
         if row is None:
             raise NotFound(f"There is no qualification code {code}.", field="code")
         code_id = row.code_id

@@ -336,6 +336,15 @@ def name_history(db: Db, name: str) -> NameRow | None:
     return NameRow(**row) if row else None
 
 
+def code_named(db: Db, name: str) -> CodeRow | None:
+    """The live code called ``name``, or the one a rename took that name to.
+
+    Reads follow a rename, so a bookmark or a saved filter keeps working;
+    commands refuse an old name instead, saying where it went.
+    """
+    return live_code(db, name) or renamed_code(db, name)
+
+
 def renamed_code(db: Db, name: str) -> CodeRow | None:
     """The live code a name was renamed to, through any chain of renames."""
     seen = {name}

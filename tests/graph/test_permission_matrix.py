@@ -416,6 +416,30 @@ async def test_lists_show_a_manager_only_their_subordinates_and_themselves(
     assert participants <= {LEARNER, "mia"}
 
 
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.LEARNER])
+async def test_a_reader_registered_as_no_learner_lists_no_records_of_their_own(
+    world: World, role: Role
+) -> None:
+    server = world.server
+    query = "{ trainingRecords(first: 2) { totalCount nodes { username } } }"
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            f"{server.url}/graphql",
+            json={"query": query},
+            headers={"Authorization": f"Bearer {server.token('nomad', role)}"},
+        )
+        export = await http.get(
+            f"{server.url}{EXPORT_PATH}",
+            headers={"Authorization": f"Bearer {server.token('nomad', role)}"},
+        )
+
+    assert response.json()["data"] == {
+        "trainingRecords": {"totalCount": 0, "nodes": []}
+    }
+    assert export.status_code == 200
+    assert export.text.count("\n") == 1
+
+
 @pytest.mark.parametrize(
     ("name", "allowed"),
     [(LEARNER, ALICE_EDITORS), (OTHER_LEARNER, ADMIN)],
