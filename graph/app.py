@@ -14,9 +14,11 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -104,7 +106,8 @@ class QualifyGraphQL(GraphQL[Context, None]):
                 )
 
         refused = (
-            _no_preflight(request)
+            _two_keys(request)
+            or _no_preflight(request)
             or _oversized(request, self.backend.settings)
             or await _read_bounded(request, self.backend.settings.max_body_bytes)
             or await _body_problem(request)
@@ -312,6 +315,19 @@ def _request_id(request: Request) -> str:
     return given if _REQUEST_ID.fullmatch(given) else str(uuid4())
 
 
+def _two_keys(request: Request) -> tuple[int, str] | None:
+    """Refuse a request with more than one Idempotency-Key header.
+
+    Either key could be the one meant: guessing could replay another request's
+    answer, or run again what the other key already guards. One key holding a
+    comma is a single key.
+    """
+    sent = len(request.headers.getlist("idempotency-key"))
+    if sent < 2:
+        return None
+    return 400, f"Send one Idempotency-Key header; this request sent {sent}."
+
+
 def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
@@ -477,41 +493,51 @@ def upload_map_problem(
         return "The operations part must be a JSON object with a variables object."
     if not isinstance(files_map, dict):
         return "The map part must be a JSON object of form part names to paths."
+    placed: set[tuple[str | int, ...]] = set()
     for part, paths in files_map.items():
         if part not in files:
             return f"The map names the form part {part!r}, which holds no file."
         if not isinstance(paths, list) or not paths:
             return f"The map's entry {part!r} must be a list of variable paths."
         for path in paths:
-            if not _is_null_placeholder(operations, path):
+            place = _null_placeholder(operations, path)
+            if place is None:
                 return (
                     f"The map's path {path!r} does not lead to a variable holding "
                     "null in the operations."
                 )
+            # Strawberry would put each file there in turn, and keep the last.
+            if place in placed:
+                return (
+                    f"The map names the path {path!r} twice; a variable holds one file."
+                )
+            placed.add(place)
     return None
 
 
-def _is_null_placeholder(operations: dict[str, Any], path: object) -> bool:
+def _null_placeholder(
+    operations: dict[str, Any], path: object
+) -> tuple[str | int, ...] | None:
+    """Where ``path`` leads when a null stands there, else None.
+
+    List indices come back as numbers, so that ``files.0`` and ``files.00``, which
+    Strawberry reads as the same item, are seen to be the same place.
+    """
     if not isinstance(path, str) or not path.startswith("variables."):
-        return False
+        return None
     node: Any = operations
-    keys = path.split(".")
-    for key in keys[:-1]:
-        node = node.get(key) if isinstance(node, dict) else _item(node, key)
-        if node is None:
-            return False
-    last = keys[-1]
-    if isinstance(node, dict):
-        return last in node and node[last] is None
-    if isinstance(node, list) and last.isdigit() and int(last) < len(node):
-        return node[int(last)] is None
-    return False
-
-
-def _item(node: object, key: str) -> object:
-    if isinstance(node, list) and key.isdigit() and int(key) < len(node):
-        return node[int(key)]
-    return None
+    place: list[str | int] = []
+    for key in path.split("."):
+        if isinstance(node, dict) and key in node:
+            place.append(key)
+            node = node[key]
+        # isdigit() would let through digits such as "²", which int() refuses.
+        elif isinstance(node, list) and key.isdecimal() and int(key) < len(node):
+            place.append(int(key))
+            node = node[int(key)]
+        else:
+            return None
+    return tuple(place) if node is None else None
 
 
 def _error(
@@ -596,6 +622,52 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok", "position": position})
 
 
+class FaultGuard:
+    """Answers a fault no handler caught in the shape of every other error.
+
+    Starlette's last resort answers plain text, and re-raises for the server to
+    log its own trace without the request id. A fault before the first byte of
+    an answer (the store's connection lost while the caller is looked up, say)
+    gets the JSON a masked defect gets, and one log line with its trace and id.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            if started:
+                # Part of an answer is out: only dropping the connection tells.
+                raise
+            request = Request(scope)
+            correlation_id = getattr(request.state, "correlation_id", None)
+            correlation_id = correlation_id or _request_id(request)
+            logger.exception(
+                "%s %s status=500 fault id=%s",
+                request.method,
+                request.url.path,
+                correlation_id,
+            )
+            message = (
+                f"Internal server error; quote request id {correlation_id} when "
+                "reporting it."
+            )
+            response = _error(500, "INTERNAL_SERVER_ERROR", message, correlation_id)
+            await response(scope, receive, send)
+
+
 def create_app(backend: Backend) -> Starlette:
     """The ASGI app serving ``backend``."""
     app = Starlette(
@@ -607,6 +679,7 @@ def create_app(backend: Backend) -> Starlette:
             Route(TEMPLATE_PATH, export_template, methods=["GET"]),
         ],
         exception_handlers={StarletteHTTPException: refuse_route},
+        middleware=[Middleware(FaultGuard)],
     )
     app.state.backend = backend
     return app

@@ -11,6 +11,8 @@ import strawberry
 from anyio import to_thread
 from graphql import DocumentNode
 
+from domain.errors import InvalidInput
+from domain.idempotency import check_key
 from domain.principal import Principal
 from projections.database import Db, ReadStore
 from projections.paging import check_page_size
@@ -50,8 +52,7 @@ class Context:
         if self.commands == 1:
             return self.correlation_id, self.idempotency_key
         suffix = f".{self.commands}"
-        key = self.idempotency_key + suffix if self.idempotency_key else None
-        return self.correlation_id + suffix, key
+        return self.correlation_id + suffix, _numbered(self.idempotency_key, suffix)
 
     def page_size(self, first: int) -> int:
         """``first``, refused unless it is a page size this server allows."""
@@ -135,3 +136,18 @@ def _fail(batch: list[_Waiting], error: BaseException) -> None:
 
 
 Info = strawberry.Info[Context, None]
+
+
+def _numbered(key: str | None, suffix: str) -> str | None:
+    """A later mutation's key: the request's, numbered, when it is a valid key.
+
+    A malformed key stays as it was sent, so that every mutation of the request
+    is refused for it, not only the first: an empty key numbered would be valid.
+    """
+    if key is None:
+        return None
+    try:
+        check_key(key)
+    except InvalidInput:
+        return key
+    return key + suffix

@@ -107,6 +107,22 @@ class _Db:
                 copy.write_row(row)
 
 
+@contextmanager
+def _renewing(pool: ConnectionPool[Any]) -> Iterator[None]:
+    """Replace the pool's dead connections once one of them fails.
+
+    A restarted database server, or backends ended by an administrator, leave
+    every idle connection of the pool broken. The pool only finds that out as
+    each is used, so each would fail one request in turn; checking them all
+    the first time one fails limits the failures to the requests in flight.
+    """
+    try:
+        yield
+    except psycopg.OperationalError:
+        pool.check()
+        raise
+
+
 class PostgresStore:
     """Read models in a PostgreSQL schema, through a small pool of connections."""
 
@@ -141,6 +157,7 @@ class PostgresStore:
         """One write transaction; it commits at the end of the block or not at all."""
         with (
             self._writer,
+            _renewing(self._writers),
             self._writers.connection() as connection,
             connection.transaction(),
         ):
@@ -149,7 +166,11 @@ class PostgresStore:
     @contextmanager
     def reading(self) -> Iterator[Db]:
         """A consistent snapshot for the statements of one query."""
-        with self._pool.connection() as connection, connection.transaction():
+        with (
+            _renewing(self._pool),
+            self._pool.connection() as connection,
+            connection.transaction(),
+        ):
             yield _Db(connection)
 
     def gap_marker(self) -> object:

@@ -140,6 +140,42 @@ async def test_a_defect_is_masked_for_the_client_and_logged_once(
     assert defects[0].exc_info is not None
 
 
+async def test_a_fault_outside_graphql_answers_json_and_is_logged_once(
+    client: GraphQLClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Looking the caller up happens before GraphQL runs, so nothing masks it there.
+    def lost(*args: Any) -> Any:
+        raise ConnectionResetError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(client.server.backend, "principal", lost)
+    caplog.set_level(logging.INFO)
+
+    response = await client.post(CODES, **{"X-Request-Id": "req-43"})
+
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["x-request-id"] == "req-43"
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Internal server error; quote request id req-43 when "
+                "reporting it.",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+            }
+        ]
+    }
+    assert "closed the connection" not in response.text
+    traced = [r for r in caplog.records if r.exc_info is not None]
+    assert [r.getMessage() for r in traced] == [
+        "POST /graphql status=500 fault id=req-43"
+    ]
+
+    monkeypatch.undo()
+    assert (await client.data(CODES))["codes"]["totalCount"] == 0
+
+
 async def test_mutations_over_get_are_refused(server: Server) -> None:
     query = 'mutation { createCode(input: {code: "X1"}) { userErrors { code } } }'
     async with httpx.AsyncClient() as http:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from domain.principal import Role
 from tests.graph.conftest import GraphQLClient
 
@@ -124,6 +126,97 @@ async def test_a_malformed_key_is_refused(client: GraphQLClient) -> None:
 
     assert [e["code"] for e in refused["createCode"]["userErrors"]] == ["INVALID_INPUT"]
     assert (await client.data('{ code(code: "CPR") { code } }'))["code"] is None
+
+
+MALFORMED_KEY = {
+    "code": "INVALID_INPUT",
+    "field": "Idempotency-Key",
+    "message": "An Idempotency-Key is 1 to 200 visible ASCII characters.",
+}
+TWO_CODES = (
+    'mutation { a: createCode(input: {code: "CPR"}) { code { code } '
+    "userErrors { code field message } } "
+    'b: createCode(input: {code: "EGMP"}) { code { code } '
+    "userErrors { code field message } } }"
+)
+
+
+async def _send_keys(client: GraphQLClient, query: str, *keys: str) -> Any:
+    """Send ``query`` with one Idempotency-Key header per key."""
+    return await client.http.post(
+        f"{client.server.url}/graphql",
+        json={"query": query},
+        headers=[
+            ("Authorization", f"Bearer {client.token}"),
+            *(("Idempotency-Key", key) for key in keys),
+        ],
+    )
+
+
+async def _with_keys(client: GraphQLClient, query: str, *keys: str) -> Any:
+    response = await _send_keys(client, query, *keys)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+@pytest.mark.parametrize(
+    "keys", [("a1", "a2"), ("a1", "a1"), ("a1", "")], ids=["two", "same", "empty"]
+)
+async def test_two_key_headers_are_refused_and_nothing_runs(
+    client: GraphQLClient, keys: tuple[str, str]
+) -> None:
+    head = _head(client)
+
+    response = await _send_keys(client, TWO_CODES, *keys)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Send one Idempotency-Key header; this request sent 2.",
+                "extensions": {"code": "BAD_REQUEST"},
+            }
+        ]
+    }
+    assert _head(client) == head
+    # Neither key was taken: each still guards a request of its own.
+    for key in keys:
+        if key:
+            created = await _with_key(client, CREATE % f"K{key.upper()}", key)
+            assert created["createCode"]["userErrors"] == []
+
+
+@pytest.mark.parametrize("key", ["", "k" * 201], ids=["empty", "too long"])
+async def test_a_malformed_key_refuses_every_mutation_of_the_request(
+    client: GraphQLClient, key: str
+) -> None:
+    head = _head(client)
+
+    response = await client.http.post(
+        f"{client.server.url}/graphql",
+        json={"query": TWO_CODES},
+        headers={"Authorization": f"Bearer {client.token}", "Idempotency-Key": key},
+    )
+
+    assert response.json()["data"] == {
+        "a": {"code": None, "userErrors": [MALFORMED_KEY]},
+        "b": {"code": None, "userErrors": [MALFORMED_KEY]},
+    }
+    assert _head(client) == head
+
+
+async def test_one_key_holding_a_comma_is_one_key(client: GraphQLClient) -> None:
+    first = await _with_keys(client, CREATE % "CPR", "a1, a2")
+    head = _head(client)
+    again = await _with_keys(client, CREATE % "CPR", "a1, a2")
+    reused = await _with_keys(client, CREATE % "EGMP", "a1, a2")
+
+    assert first["createCode"] == {"code": {"code": "CPR"}, "userErrors": []}
+    assert again == first
+    assert [e["code"] for e in reused["createCode"]["userErrors"]] == [
+        "IDEMPOTENCY_KEY_REUSED"
+    ]
+    assert _head(client) == head
 
 
 async def test_a_replay_shows_nothing_the_caller_may_no_longer_see(

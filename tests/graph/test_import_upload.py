@@ -510,6 +510,7 @@ async def test_a_string_where_the_file_should_be_is_refused_not_a_server_error(
 UPLOAD_OPERATIONS = json.dumps(
     {"query": IMPORT_QUERY, "variables": {"input": {"file": None, "dryRun": True}}}
 )
+LIST_OPERATIONS = json.dumps({"query": IMPORT_QUERY, "variables": {"files": [None]}})
 
 
 @pytest.mark.parametrize(
@@ -560,6 +561,24 @@ UPLOAD_OPERATIONS = json.dumps(
             '{"1": ["variables.input.file"]}',
             "The map names the form part '1', which holds no file.",
         ),
+        (
+            UPLOAD_OPERATIONS,
+            '{"0": ["variables.input.file", "variables.input.file"]}',
+            "The map names the path 'variables.input.file' twice; a variable holds "
+            "one file.",
+        ),
+        (
+            LIST_OPERATIONS,
+            '{"0": ["variables.files.0", "variables.files.00"]}',
+            "The map names the path 'variables.files.00' twice; a variable holds "
+            "one file.",
+        ),
+        (
+            LIST_OPERATIONS,
+            '{"0": ["variables.files.\u00b2"]}',
+            "The map's path 'variables.files.\u00b2' does not lead to a variable "
+            "holding null in the operations.",
+        ),
     ],
     ids=[
         "past the file",
@@ -570,6 +589,9 @@ UPLOAD_OPERATIONS = json.dumps(
         "null operations",
         "list map",
         "missing part",
+        "one path twice",
+        "one item by two names",
+        "digit not a number",
     ],
 )
 async def test_a_map_that_cannot_place_the_file_is_a_bad_request(
@@ -594,3 +616,45 @@ async def test_a_map_that_cannot_place_the_file_is_a_bad_request(
     }
     assert response.headers["X-Request-Id"]
     assert records_of(server.backend) == before
+
+
+async def test_two_files_mapped_to_one_path_are_refused_and_nothing_imported(
+    server: Server,
+) -> None:
+    load_seed(server.backend)
+    before = records_of(server.backend)
+    start = position(server.backend)
+    operations = {
+        "query": IMPORT_QUERY,
+        "variables": {"input": {"file": None, "dryRun": False}},
+    }
+    path = "variables.input.file"
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            f"{server.url}/graphql",
+            data={
+                "operations": json.dumps(operations),
+                "map": json.dumps({"0": [path], "1": [path]}),
+            },
+            files={
+                "0": ("first.csv", csv_file(import_row(title="First")), "text/csv"),
+                "1": ("second.csv", csv_file(import_row(title="Second")), "text/csv"),
+            },
+            headers={
+                "Authorization": f"Bearer {server.token()}",
+                "Apollo-Require-Preflight": "true",
+            },
+        )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "The map names the path 'variables.input.file' twice; "
+                "a variable holds one file.",
+                "extensions": {"code": "BAD_REQUEST"},
+            }
+        ]
+    }
+    assert records_of(server.backend) == before
+    assert events_since(server.backend, start) == []

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import psycopg
 import pytest
 
 from projections.follower import BATCH_SIZE
@@ -202,3 +203,31 @@ def test_a_server_that_loses_its_listener_still_sees_the_workers_progress(
     finally:
         server.close()
         worker.close()
+
+
+def test_a_server_whose_connections_were_ended_fails_only_the_read_in_flight(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = application_name(pg_url, "server")
+    monkeypatch.setenv("PGAPPNAME", name)
+    server = build(Settings(database_url=pg_url), follow=False)
+    try:
+        # Three readers at once leave three idle connections in the pool.
+        with server.store.reading(), server.store.reading(), server.store.reading():
+            pass
+        with connect(pg_url) as control:
+            ended = control.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s AND query NOT LIKE 'LISTEN%%'",
+                (name,),
+            ).fetchall()
+        assert len(ended) >= 3
+
+        with pytest.raises(psycopg.OperationalError), server.store.reading() as db:
+            db.execute("SELECT 1")
+        # The pool replaced the other dead connections when the first one failed.
+        for _ in range(3):
+            with server.store.reading() as db:
+                assert db.execute("SELECT 1").fetchone()[0] == 1
+    finally:
+        server.close()
