@@ -133,9 +133,17 @@ class PostgresStore:
         self.schema = schema
         self._conninfo = conninfo
         with psycopg.connect(conninfo, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-            )
+            # Creating a schema, even one that exists, needs the right to create
+            # in the database; a user given only a schema made for it lacks that.
+            found = connection.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+            ).fetchone()
+            if found is None:
+                connection.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                        sql.Identifier(schema)
+                    )
+                )
         options = {"row_factory": _row_factory, "options": f"-c search_path={schema}"}
         # Readers begin each transaction as a read-only snapshot in one statement.
         self._pool = ConnectionPool(

@@ -15,7 +15,8 @@ from pathlib import Path
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import Recording
+from eventsourcing.persistence import PersistenceError, Recording
+from psycopg.errors import InsufficientPrivilege
 
 from domain.application import EventLog, Outcome, Qualify
 from domain.commands import Command, ImportTrainingRecords
@@ -382,10 +383,18 @@ def _opening(location: SQLiteLocation | PostgresLocation) -> Iterator[None]:
     """Report a store that cannot be opened as where and why, not as a traceback."""
     try:
         yield
-    except psycopg.OperationalError as error:
+    except (psycopg.OperationalError, InsufficientPrivilege) as error:
         if not isinstance(location, PostgresLocation):
             raise
         raise _postgres_unavailable(location, str(error)) from None
+    except PersistenceError as error:
+        # The event store's library wraps the driver's error in one of its own.
+        cause = error.__cause__
+        if not isinstance(location, PostgresLocation) or not isinstance(
+            cause, (psycopg.OperationalError, InsufficientPrivilege)
+        ):
+            raise
+        raise _postgres_unavailable(location, str(cause)) from None
     except (sqlite3.Error, OSError) as error:
         if not isinstance(location, SQLiteLocation):
             raise
@@ -455,17 +464,27 @@ def build(settings: Settings, *, follow: bool | None = None) -> Backend:
     # that guards bringing it up to date, and under concurrent commands for one
     # learner that copy was seen to fail ("dictionary changed size").
     try:
-        with store.creating_tables():
+        with store.creating_tables(), _opening(location):
             log = EventLog(env)
     except Exception:
         store.close()
+        raise
+    try:
+        # Creates the read models' tables: the first write a new store sees.
+        with _opening(location):
+            follower = Follower(
+                log, store, all_projections(), batch_size=_batch_size(store)
+            )
+    except Exception:
+        store.close()
+        log.close()
         raise
     backend = Backend(
         settings=settings,
         log=log,
         write_model=Qualify(log, _ReadModelLookups(store)),
         store=store,
-        follower=Follower(log, store, all_projections(), batch_size=_batch_size(store)),
+        follower=follower,
         embedded=store.dialect == "sqlite" if follow is None else follow,
     )
     if backend.embedded:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 import jwt
+from psycopg.errors import InsufficientPrivilege
 
 from domain.application import EventLog
 from domain.commands import ImportTrainingRecords
@@ -405,7 +406,16 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
             rate = position / max(time.perf_counter() - started, 1e-9)
             bar.show(position, f" of {head}, {rate:,.0f} events/s")
 
-        done = rebuild(backend.log, backend.store, chosen, show)
+        try:
+            done = rebuild(backend.log, backend.store, chosen, show)
+        except InsufficientPrivilege as error:
+            # Only the scratch schema beside the store is new to a rebuild.
+            _fail(
+                f"the rebuild could not make its scratch schema: {error}; it builds "
+                "in <schema>_rebuild, which the store's user must be allowed to "
+                "create (CREATE on the database). Nothing was changed."
+            )
+            return USAGE_ERROR
         bar.done()
     finally:
         backend.close()

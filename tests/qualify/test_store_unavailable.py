@@ -433,3 +433,91 @@ def test_a_worker_that_opened_its_store_waits_for_it_when_it_is_lost(
     stats = worker.run_worker(Settings(), stop)
 
     assert (len(opened), stats.reconnects) == (3, 1)
+
+
+# Rights on the database
+
+
+@pytest.fixture
+def users() -> Any:
+    """A user with no rights, and one owning a schema made for it; both dropped."""
+    server = _server_or_skip()
+    tag = uuid4().hex[:8]
+    bare, owner = f"qualify_bare_{tag}", f"qualify_owner_{tag}"
+    with psycopg.connect(server.conninfo, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {bare} LOGIN")
+        admin.execute(f"CREATE ROLE {owner} LOGIN")
+        admin.execute(f"CREATE SCHEMA {owner} AUTHORIZATION {owner}")
+    try:
+        yield server, bare, owner
+    finally:
+        with psycopg.connect(server.conninfo, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA IF EXISTS {owner} CASCADE")
+            admin.execute(f"DROP SCHEMA IF EXISTS {owner}_rebuild CASCADE")
+            admin.execute(f"DROP ROLE {bare}")
+            admin.execute(f"DROP ROLE {owner}")
+
+
+def _as(server: PostgresLocation, user: str, schema: str) -> str:
+    return (
+        f"postgresql://{user}@{server.host}:{server.port}/{server.dbname}"
+        f"?schema={schema}"
+    )
+
+
+def test_a_user_given_only_its_own_schema_opens_the_store_there(
+    users: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _, owner = users
+    monkeypatch.setenv("QUALIFY_DATABASE_URL", _as(server, owner, owner))
+
+    status, out, err = _run(["projections", "verify"], capsys)
+
+    assert (status, err) == (0, "")
+    assert out.startswith("verified ")
+    with psycopg.connect(server.conninfo) as admin:
+        tables = admin.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = %s", (owner,)
+        ).fetchone()
+    assert tables is not None
+    assert tables[0] > 0
+
+
+@pytest.mark.parametrize("schema", ["fresh", "owned"])
+def test_a_user_the_database_refuses_is_told_in_one_line(
+    schema: str,
+    users: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, bare, owner = users
+    name = f"fx_{uuid4().hex[:8]}" if schema == "fresh" else owner
+    monkeypatch.setenv("QUALIFY_DATABASE_URL", _as(server, bare, name))
+
+    status, out, err = _run(["projections", "verify"], capsys)
+
+    denied = f"database {server.dbname}" if schema == "fresh" else f"schema {owner}"
+    assert (status, out) == (2, "")
+    assert err == (
+        f"qualify: cannot open the PostgreSQL store at {server.host}:{server.port}/"
+        f"{server.dbname} (user {bare}): permission denied for {denied}{CHECK}"
+    )
+
+
+def test_a_rebuild_that_may_not_make_its_scratch_schema_changes_nothing(
+    users: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _, owner = users
+    monkeypatch.setenv("QUALIFY_DATABASE_URL", _as(server, owner, owner))
+    assert _run(["projections", "verify"], capsys)[0] == 0
+
+    status, out, err = _run(["projections", "rebuild"], capsys)
+
+    assert (status, out) == (2, "")
+    assert _last_line(err) == (
+        "qualify: the rebuild could not make its scratch schema: permission denied "
+        f"for database {server.dbname}; it builds in <schema>_rebuild, which the "
+        "store's user must be allowed to create (CREATE on the database). Nothing "
+        "was changed.\n"
+    )
+    assert _run(["projections", "verify"], capsys)[0] == 0
