@@ -257,52 +257,41 @@ def _with(url: str, *, user: str | None = None, dbname: str | None = None) -> st
     return urlunsplit((parts.scheme, netloc, path, "schema=fx_never_made", ""))
 
 
+@pytest.mark.parametrize("missing", ["database", "user"])
 @pytest.mark.parametrize("command", ["import", "events export", "projections verify"])
-def test_a_database_that_does_not_exist_is_named(
+def test_a_database_or_user_that_does_not_exist_is_named_without_the_password(
+    missing: str,
     command: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server = _server_or_skip()
-    dbname = f"qualify_absent_{uuid4().hex[:8]}"
-    monkeypatch.setenv("QUALIFY_DATABASE_URL", _with(POSTGRES, dbname=dbname))
-
-    status, out, err = _run(_commands(tmp_path)[command], capsys)
-
-    assert (status, out) == (2, "")
-    assert _last_line(err) == (
-        f"qualify: cannot open the PostgreSQL store at {server.host}:{server.port}/"
-        f'{dbname} (user {server.user}): database "{dbname}" does not exist{CHECK}'
-    )
-    if server.password:
-        assert server.password not in err
-
-
-@pytest.mark.parametrize("command", ["import", "events export", "projections verify"])
-def test_a_user_that_does_not_exist_is_named_without_the_password(
-    command: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    server = _server_or_skip()
-    user = f"qualify_absent_{uuid4().hex[:8]}"
-    monkeypatch.setenv("QUALIFY_DATABASE_URL", _with(POSTGRES, user=user))
+    absent = f"qualify_absent_{uuid4().hex[:8]}"
+    user, dbname = (server.user, absent) if missing == "database" else (absent, None)
+    url = _with(POSTGRES, dbname=dbname, user=None if missing == "database" else user)
+    monkeypatch.setenv("QUALIFY_DATABASE_URL", url)
 
     status, out, err = _run(_commands(tmp_path)[command], capsys)
 
     assert (status, out) == (2, "")
     where = (
         f"qualify: cannot open the PostgreSQL store at {server.host}:{server.port}/"
-        f"{server.dbname} (user {user}): "
+        f"{dbname or server.dbname} (user {user}): "
     )
-    # Which of the two the server says depends on how it authenticates.
-    assert _last_line(err) in (
-        f'{where}role "{user}" does not exist{CHECK}',
-        f'{where}password authentication failed for user "{user}"{CHECK}',
+    expected = (
+        (f'database "{absent}" does not exist',)
+        if missing == "database"
+        # Which a server says of an unknown user depends on how it authenticates.
+        else (
+            f'role "{absent}" does not exist',
+            f'password authentication failed for user "{absent}"',
+        )
     )
+    assert _last_line(err) in [f"{where}{reason}{CHECK}" for reason in expected]
     assert PASSWORD not in err
+    if server.password:
+        assert server.password not in err
 
 
 # SQLite paths that hold no store
