@@ -1210,6 +1210,12 @@ class Qualify:
                     path = unit.find(LearningPath, UUID(owner_id))
                     if path is not None:
                         return path
+        target = self._renamed_to(unit, claim)
+        if target is not None:
+            raise NotFound(
+                f"The learning path code {name} was renamed to {target}.",
+                field="pathCode",
+            )
         raise NotFound(f"There is no learning path with code {name}.", field="pathCode")
 
     def _learner(self, unit: Unit, raw: str) -> Learner:

@@ -64,7 +64,7 @@ from projections import (
 from projections import training_records as records
 from projections.applied import Applied
 from projections.as_of import events_through, position_at, replayed
-from projections.audit_log import EventFilter, event_type_name
+from projections.audit_log import EventFilter, event_type_name, instant_text
 from projections.database import Db
 from projections.paging import check_search
 
@@ -599,7 +599,9 @@ class AuditLogIntegrity:
 @strawberry.input(description="Which events to list; a field left out matches any.")
 class EventFilterInput:
     code: str | None = strawberry.field(
-        default=None, description="A code's events (by its current name)."
+        default=None,
+        description="A code's events: by its name now, a name it was renamed "
+        "from, or the last name of a deleted code.",
     )
     username: str | None = strawberry.field(
         default=None, description="A learner's events, their records' included."
@@ -625,17 +627,25 @@ class EventFilterInput:
     )
 
 
+# Each chooses the aggregates whose events are listed.
+_WHOSE_EVENTS = ("code", "username", "pathCode", "contentId", "aggregateId")
+
+
 def event_filter(db: Db, given: EventFilterInput | None) -> EventFilter:
     """The store's filter for what a client asked, refused when it names nothing."""
     if given is None:
         return EventFilter()
+    _check_event_filter(given)
     ids: list[str] = []
     if given.code is not None:
         name = normalise_code(given.code)
         row = code_usage.code_named(db, name)
-        if row is None:
+        # A deleted code's events stay in the log: an auditor finds them by name.
+        code_ids = [row.code_id] if row else code_usage.deleted_codes_named(db, name)
+        if not code_ids:
             raise NotFound(f"There is no qualification code {name}.", field="code")
-        ids += [row.code_id, str(validity_id(UUID(row.code_id)))]
+        for code_id in code_ids:
+            ids += [code_id, str(validity_id(UUID(code_id)))]
     if given.username is not None:
         # A user's events are those of their learner and of their rights; one
         # given rights by an admin need never have been registered.
@@ -678,6 +688,48 @@ def event_filter(db: Db, given: EventFilterInput | None) -> EventFilter:
         occurred_from=given.occurred_from,
         occurred_to=given.occurred_to,
     )
+
+
+def _check_event_filter(given: EventFilterInput) -> None:
+    """Refuse a filter that could only ever match nothing, or that says nothing."""
+    chosen = [
+        name
+        for name, value in zip(
+            _WHOSE_EVENTS,
+            (
+                given.code,
+                given.username,
+                given.path_code,
+                given.content_id,
+                given.aggregate_id,
+            ),
+            strict=True,
+        )
+        if value is not None
+    ]
+    if len(chosen) > 1:
+        # Every event belongs to one aggregate: two of them share no event.
+        raise InvalidInput(
+            f"{chosen[0]} and {chosen[1]} each choose whose events to list, and an "
+            "event belongs to one only: give one of "
+            f"{', '.join(_WHOSE_EVENTS)}.",
+            field=chosen[1],
+        )
+    for value, field in (
+        (given.type, "type"),
+        (given.actor, "actor"),
+        (given.correlation_id, "correlationId"),
+    ):
+        if value is not None and not value.strip():
+            raise InvalidInput(
+                f"{field} is empty; leave it out to list events of any {field}.",
+                field=field,
+            )
+    start, end = given.occurred_from, given.occurred_to
+    if start and end and instant_text(start) > instant_text(end):
+        raise InvalidInput(
+            "from is later than to: no moment lies between them.", field="from"
+        )
 
 
 def _reference(raw: str, field: str) -> str:

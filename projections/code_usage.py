@@ -281,6 +281,16 @@ def live_code(db: Db, code: str) -> CodeRow | None:
     return CodeRow(**row) if row else None
 
 
+def deleted_codes_named(db: Db, code: str) -> list[str]:
+    """The ids of the deleted codes last called ``code``, oldest first."""
+    rows = db.execute(
+        "SELECT code_id FROM codes WHERE code = ? AND deleted_at IS NOT NULL "
+        "ORDER BY created_at, code_id",
+        (code,),
+    )
+    return [row[0] for row in rows]
+
+
 def codes_by_id(db: Db, code_ids: Sequence[str]) -> dict[str, CodeRow]:
     """Codes (live or deleted) by id, for showing a code's current name."""
     found: dict[str, CodeRow] = {}

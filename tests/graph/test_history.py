@@ -275,6 +275,32 @@ async def test_a_learner_reads_the_history_of_their_own_records(
             "username",
             "No user named nobody appears in the log.",
         ),
+        (
+            'filter: {code: "CPR", username: "alice"}',
+            "INVALID_INPUT",
+            "username",
+            "code and username each choose whose events to list, and an event "
+            "belongs to one only: give one of code, username, pathCode, "
+            "contentId, aggregateId.",
+        ),
+        (
+            'filter: {actor: " "}',
+            "INVALID_INPUT",
+            "actor",
+            "actor is empty; leave it out to list events of any actor.",
+        ),
+        (
+            'filter: {correlationId: ""}',
+            "INVALID_INPUT",
+            "correlationId",
+            "correlationId is empty; leave it out to list events of any correlationId.",
+        ),
+        (
+            'filter: {from: "2026-01-02T00:00:00+01:00", to: "2026-01-01T22:00:00Z"}',
+            "INVALID_INPUT",
+            "from",
+            "from is later than to: no moment lies between them.",
+        ),
     ],
     ids=[
         "unknown type",
@@ -282,6 +308,10 @@ async def test_a_learner_reads_the_history_of_their_own_records(
         "foreign cursor",
         "unknown code",
         "unknown username",
+        "two aggregates",
+        "blank actor",
+        "empty request id",
+        "backwards range",
     ],
 )
 async def test_a_bad_filter_or_cursor_is_refused_by_name(

@@ -78,3 +78,54 @@ async def test_a_name_never_used_is_still_not_found(client: GraphQLClient) -> No
     [error] = response.json()["errors"]
     assert error["message"] == "There is no qualification code NOSUCH."
     assert error["extensions"] == {"code": "NOT_FOUND", "field": "code"}
+
+
+async def test_a_path_mutation_given_the_old_code_says_where_it_went(
+    client: GraphQLClient,
+) -> None:
+    for mutation in (SETUP, RENAME):
+        await client.data(mutation)
+
+    data = await client.data(
+        'mutation { joinPath(input: {pathCode: "PATHOLD", username: "ann"}) '
+        "{ progress { pathCode } userErrors { code field message } } }"
+    )
+
+    assert data["joinPath"] == {
+        "progress": None,
+        "userErrors": [
+            {
+                "code": "NOT_FOUND",
+                "field": "pathCode",
+                "message": "The learning path code PATHOLD was renamed to PATHNEW.",
+            }
+        ],
+    }
+
+
+async def test_a_deleted_codes_events_are_found_by_its_last_name(
+    client: GraphQLClient,
+) -> None:
+    await client.data(
+        'mutation { a: createCode(input: {code: "GONE"}) { userErrors { code } } '
+        'b: renameCode(input: {code: "GONE", newCode: "GONE2"}) '
+        "{ userErrors { code } } }"
+    )
+    await client.data(
+        'mutation { deleteCode(input: {code: "GONE2"}) { userErrors { code } } }'
+    )
+
+    query = (
+        "query($code: String!) { events(filter: {code: $code}) "
+        "{ nodes { type aggregateId } } }"
+    )
+    data = await client.data(query, {"code": "GONE2"})
+
+    nodes = data["events"]["nodes"]
+    assert [n["type"] for n in nodes] == ["CodeCreated", "CodeRenamed", "CodeDeleted"]
+    assert len({n["aggregateId"] for n in nodes}) == 1
+    # The name it had before the rename was released for good: nothing answers it.
+    gone = await client.post(query, {"code": "GONE"})
+    assert gone.json()["errors"][0]["message"] == (
+        "There is no qualification code GONE."
+    )
