@@ -18,6 +18,31 @@ from eventsourcing.persistence import JSONTranscoder, Mapper, Notification
 from eventsourcing.utils import resolve_topic
 
 
+class UnreadableEvent(Exception):
+    """A stored event that no longer decodes: the store was changed outside the
+    application, since every event it stores was encoded by it and read back."""
+
+    def __init__(self, position: int, reason: str) -> None:
+        self.position = position
+        self.reason = reason
+        super().__init__(
+            f"the event at position {position} cannot be read ({reason}): the "
+            "store was changed outside the application"
+        )
+
+
+def unreadable(position: int, error: Exception) -> UnreadableEvent:
+    """``error``, met decoding the event at ``position``, as an unreadable event.
+
+    The library's mapper names the topic, the aggregate and the version before
+    the decoder's own reason, which it keeps as the cause; only that reason, on
+    one line, is told.
+    """
+    cause = error.__cause__ if isinstance(error.__cause__, Exception) else error
+    lines = str(cause).strip().splitlines() or [type(cause).__name__]
+    return UnreadableEvent(position, lines[0])
+
+
 class Applied(NamedTuple):
     """An event at its log position, with its aggregate id and time as text."""
 
@@ -71,7 +96,17 @@ class Decoder:
         self._classes: dict[str, type | None] = {}
 
     def __call__(self, notification: Notification) -> Applied:
-        """The notification's event, ready to apply."""
+        """The notification's event, ready to apply.
+
+        Raises UnreadableEvent when the stored event does not decode, whichever
+        way it was tried.
+        """
+        try:
+            return self._decoded(notification)
+        except Exception as error:
+            raise unreadable(notification.id, error) from error
+
+    def _decoded(self, notification: Notification) -> Applied:
         cls = self._class(notification.topic) if self._plain else None
         state = notification.state
         originator_id = notification.originator_id

@@ -17,6 +17,7 @@ from eventsourcing.persistence import Notification
 
 from domain.application import EventLog
 from domain.events import Event
+from projections.applied import unreadable
 from projections.audit_log import GENESIS, chained, entry, stored_row
 from projections.database import ReadStore
 
@@ -44,6 +45,7 @@ def chained_entries(log: EventLog) -> Iterator[dict[str, Any]]:
 
     The hashes are worked out afresh from the store, so an export made after an
     event was tampered with differs from the audit log's recorded chain there.
+    Raises UnreadableEvent at the first event that no longer decodes.
     """
     previous = GENESIS
     start = 1
@@ -52,7 +54,11 @@ def chained_entries(log: EventLog) -> Iterator[dict[str, Any]]:
         if not notifications:
             return
         for notification in notifications:
-            item = entry(notification.id, _event(log, notification))
+            try:
+                event = _event(log, notification)
+            except Exception as error:
+                raise unreadable(notification.id, error) from error
+            item = entry(notification.id, event)
             previous = chained(previous, item)
             yield {**item, "hash": previous}
         start = notifications[-1].id + 1
@@ -82,7 +88,8 @@ def check(log: EventLog, store: ReadStore) -> Integrity:
             try:
                 event = _event(log, notification)
             except Exception as error:
-                reason = type(error).__name__
+                # The decoder's own reason, as an export of the store says it.
+                reason = unreadable(notification.id, error).reason
                 return Integrity(
                     checked,
                     through,

@@ -11,6 +11,7 @@ commits, and the new ones from then on.
 from __future__ import annotations
 
 import gc
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -60,8 +61,19 @@ class Rebuilt:
         return self.events / total if total else 0.0
 
 
+class ScratchUnusable(Exception):
+    """The scratch file cannot be made beside the store; nothing was changed.
+
+    The message says where and why.
+    """
+
+
 def scratch_store(live: ReadStore) -> ReadStore:
-    """An empty store beside ``live`` to build new tables in."""
+    """An empty store beside ``live`` to build new tables in.
+
+    Raises ScratchUnusable when something that is not a file sits where the
+    scratch file goes, or the file cannot be made there.
+    """
     if isinstance(live, PostgresStore):
         scratch = PostgresStore(live.conninfo, f"{live.schema}_rebuild")
         scratch.drop_schema_contents()
@@ -70,9 +82,25 @@ def scratch_store(live: ReadStore) -> ReadStore:
     if live.in_memory:
         return SQLiteStore(":memory:")
     path = Path(f"{live.path}.rebuild")
-    for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        stale.unlink(missing_ok=True)
-    return SQLiteStore(str(path), scratch=True)
+    stale = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+    # Looked at before any is removed, so a refusal leaves every one as it was.
+    for found in stale:
+        if found.is_dir():
+            raise ScratchUnusable(
+                f"{found.absolute()} is a directory, where a rebuild keeps its "
+                "scratch file beside the store; move it away and rebuild again. "
+                "Nothing was changed."
+            )
+    try:
+        for found in stale:
+            found.unlink(missing_ok=True)
+        return SQLiteStore(str(path), scratch=True)
+    except (OSError, sqlite3.Error) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ScratchUnusable(
+            f"cannot make the rebuild's scratch file {path.absolute()}: {reason}; "
+            "a rebuild needs to write beside the store. Nothing was changed."
+        ) from None
 
 
 def rebuild(
@@ -81,7 +109,11 @@ def rebuild(
     projections: Sequence[Projection],
     progress: Progress | None = None,
 ) -> Rebuilt:
-    """Build ``projections`` anew from the log, then switch the live tables over."""
+    """Build ``projections`` anew from the log, then switch the live tables over.
+
+    Raises UnreadableEvent, with the live tables as they were, when a stored
+    event no longer decodes: the rebuilt tables would lack it.
+    """
     fixed = [p.name for p in projections if not p.rebuildable]
     if fixed:
         raise ValueError(f"{fixed[0]} is never rebuilt")

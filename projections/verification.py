@@ -51,7 +51,11 @@ class Verdict:
 def verify(
     log: EventLog, live: ReadStore, projections: Sequence[Projection]
 ) -> Verdict:
-    """Replay the log up to the live position and compare every table."""
+    """Replay the log up to the live position and compare every table.
+
+    Raises UnreadableEvent when a stored event no longer decodes: there is then
+    nothing the read models could be proved against.
+    """
     Follower(log, live, projections).catch_up()
     tables = [table for projection in projections for table in projection.tables]
     scratch = SQLiteStore(":memory:")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import sqlite3
 import threading
@@ -21,6 +22,7 @@ from psycopg.errors import InsufficientPrivilege
 from domain.application import EventLog, Outcome, Qualify
 from domain.commands import Command, ImportTrainingRecords
 from domain.principal import Principal, Role
+from projections import database
 from projections.access import AccessModel, principal_for
 from projections.audit_log import AuditChain, AuditLog
 from projections.code_usage import CodeUsage
@@ -371,7 +373,20 @@ def _check_sqlite_file(path: str) -> None:
         )
 
 
-def _sqlite_unavailable(where: Path, reason: str) -> StoreUnavailable:
+def _sqlite_unavailable(
+    where: Path, reason: str, cause: BaseException | None = None
+) -> StoreUnavailable:
+    # Extended result codes (SQLITE_BUSY_SNAPSHOT, say) keep the primary one in
+    # their low byte.
+    code = getattr(cause, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY:
+        # The URL is right: the store answered, but not within the wait. Read
+        # now, so the message tells the wait that was actually made.
+        return StoreUnavailable(
+            f"the SQLite store at {where} is busy: another process has held its "
+            f"write lock for {database.BUSY_TIMEOUT_SECONDS:g} s; try again once it "
+            "is done."
+        )
     return StoreUnavailable(
         f"cannot open the SQLite store at {where}: {reason}; check "
         "QUALIFY_DATABASE_URL."
@@ -390,6 +405,9 @@ def _opening(location: SQLiteLocation | PostgresLocation) -> Iterator[None]:
     except PersistenceError as error:
         # The event store's library wraps the driver's error in one of its own.
         cause = error.__cause__
+        if isinstance(location, SQLiteLocation) and isinstance(cause, sqlite3.Error):
+            where = Path(location.path).absolute()
+            raise _sqlite_unavailable(where, str(cause), cause) from None
         if not isinstance(location, PostgresLocation) or not isinstance(
             cause, (psycopg.OperationalError, InsufficientPrivilege)
         ):
@@ -399,7 +417,8 @@ def _opening(location: SQLiteLocation | PostgresLocation) -> Iterator[None]:
         if not isinstance(location, SQLiteLocation):
             raise
         reason = getattr(error, "strerror", None) or str(error)
-        raise _sqlite_unavailable(Path(location.path).absolute(), reason) from None
+        where = Path(location.path).absolute()
+        raise _sqlite_unavailable(where, reason, error) from None
 
 
 def _postgres_unavailable(location: PostgresLocation, message: str) -> StoreUnavailable:
@@ -457,7 +476,8 @@ def build(settings: Settings, *, follow: bool | None = None) -> Backend:
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": location.path,
-            "SQLITE_LOCK_TIMEOUT": "30",
+            # The event store waits for the file's lock as long as the read models.
+            "SQLITE_LOCK_TIMEOUT": str(math.ceil(database.BUSY_TIMEOUT_SECONDS)),
         }
 
     # No aggregate cache: the library copies a cached aggregate outside the lock

@@ -38,10 +38,11 @@ from domain.imports import (
 from domain.learners import latest_completion_date
 from domain.principal import Principal, Role
 from graph.auth import DEFAULT_LIFETIME, RS256, issue_token
+from projections.applied import UnreadableEvent
 from projections.follower import StoreChanged
 from projections.integrity import chained_entries
 from projections.integrity import check as check_integrity
-from projections.rebuild import rebuild
+from projections.rebuild import ScratchUnusable, rebuild
 from projections.verification import verify
 from qualify.bootstrap import all_projections, build, catching_up, store_exists
 from qualify.config import (
@@ -66,6 +67,8 @@ EXAMPLE_QUERY = "{ codes(first: 10) { totalCount nodes { code description inUse 
 
 # Usage errors and refused settings share argparse's exit status.
 USAGE_ERROR = 2
+# A store found wrong: as a verification that finds a difference exits.
+STORE_WRONG = 1
 _ROLE_NAMES = ", ".join(role.value for role in Role)
 _DEFAULT_HOURS = DEFAULT_LIFETIME / timedelta(hours=1)
 _PROJECTION_NAMES = [p.name for p in all_projections() if p.rebuildable]
@@ -86,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigurationError, StoreChanged) as error:
         _fail(str(error))
         return USAGE_ERROR
+    except UnreadableEvent as error:
+        # Any command reading the log may meet it, on opening the store too.
+        _fail(f"{error}.")
+        return STORE_WRONG
     except BrokenPipeError:
         # The reader of the output (``head``, say) stopped reading. Later writes,
         # even the interpreter's flush at exit, would fail again: send them nowhere.
@@ -408,6 +415,13 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
 
         try:
             done = rebuild(backend.log, backend.store, chosen, show)
+        except ScratchUnusable as error:
+            _fail(str(error))
+            return USAGE_ERROR
+        except UnreadableEvent as error:
+            bar.done()
+            _fail(f"{error}; nothing was rebuilt.")
+            return STORE_WRONG
         except InsufficientPrivilege as error:
             # Only the scratch schema beside the store is new to a rebuild.
             _fail(
@@ -542,6 +556,14 @@ def _compare_export(log: EventLog, lines: list[str]) -> str | None:
     """
     if not lines:
         return "the file holds no events"
+    try:
+        return _first_difference(log, lines)
+    except UnreadableEvent as error:
+        # The store, not the file, is what changed there.
+        return f"{error}."
+
+
+def _first_difference(log: EventLog, lines: list[str]) -> str | None:
     stored = iter(chained_entries(log))
     previous: int | None = None
     for number, line in enumerate(lines, start=1):
