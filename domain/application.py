@@ -53,7 +53,7 @@ from domain.errors import (
     NotLive,
     QualifyError,
 )
-from domain.events import Acting, acting_as, current_acting
+from domain.events import Acting, acting_as, at_one_moment, current_acting
 from domain.idempotency import (
     CommandAccepted,
     IdempotencyKey,
@@ -307,8 +307,9 @@ class Qualify:
             for attempt in range(RETRIES):
                 cache.refresh()
                 group = Group(self.log, cache)
-                for request in requests:
-                    self._attempt(group, request)
+                with at_one_moment():
+                    for request in requests:
+                        self._attempt(group, request)
                 try:
                     recordings = group.save()
                 except IntegrityError:

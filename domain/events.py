@@ -28,6 +28,7 @@ class Acting:
 
 
 _acting: ContextVar[Acting | None] = ContextVar("acting", default=None)
+_moment: ContextVar[datetime | None] = ContextVar("moment", default=None)
 
 
 @contextmanager
@@ -38,6 +39,21 @@ def acting_as(acting: Acting) -> Iterator[None]:
         yield
     finally:
         _acting.reset(token)
+
+
+@contextmanager
+def at_one_moment() -> Iterator[None]:
+    """Stamp every event triggered inside the block with one time: now.
+
+    The events saved together in one transaction then share their time, so an
+    answer as of a moment, or a list of events between two, never holds part of
+    a command without the rest.
+    """
+    token = _moment.set(datetime.now(UTC))
+    try:
+        yield
+    finally:
+        _moment.reset(token)
 
 
 def current_acting() -> Acting:
@@ -171,7 +187,7 @@ def _new_event(
     return event_class(
         originator_id=id,
         originator_version=version,
-        timestamp=datetime.now(UTC),
+        timestamp=_moment.get() or datetime.now(UTC),
         actor=acting.actor,
         correlation_id=acting.correlation_id,
         **fields,

@@ -40,6 +40,30 @@ def test_every_event_of_a_command_shares_its_actor_and_correlation_id(
     assert {(e.actor, e.correlation_id) for e in events} == {("mia", "req-42")}
 
 
+def test_every_event_of_a_command_shares_its_time_and_later_commands_follow(
+    backend: Backend,
+) -> None:
+    admin = Principal("system", Role.ADMIN)
+    backend.handle(c.CreateCode("A1"), admin)
+    before = backend.follower.position
+
+    # A rename and a path touch several aggregates, created a moment apart.
+    backend.handle(c.RenameCode("A1", "A2"), admin)
+    backend.handle(
+        c.CreateLearningPath("P1", "Path", steps=(c.StepInput("A2", "Step", 5),)),
+        admin,
+    )
+
+    events = stored_events(backend, before + 1)
+    times: dict[str, set[object]] = {}
+    for event in events:
+        times.setdefault(event.correlation_id, set()).add(event.timestamp)
+    assert len(times) == 2
+    assert [len(shared) for shared in times.values()] == [1, 1]
+    rename, path = (next(iter(shared)) for shared in times.values())
+    assert rename < path
+
+
 def test_commands_without_a_correlation_id_get_one_each(backend: Backend) -> None:
     backend.handle(c.CreateCode("A1"), Principal("system", Role.ADMIN))
     backend.handle(c.CreateCode("B2"), Principal("system", Role.ADMIN))
