@@ -1204,20 +1204,30 @@ class Qualify:
 
     def _path(self, unit: Unit, name: str) -> LearningPath:
         claim = unit.find(CodeName, code_name_id(name))
-        if claim is not None and claim.code_id is not None:
-            code = self._code_by_id(unit, claim.code_id)
-            for owner_id, (kind, _) in code.uses.items():
-                if kind == UseKind.LEARNING_PATH:
-                    path = unit.find(LearningPath, UUID(owner_id))
-                    if path is not None:
-                        return path
+        path = self._path_claimed(unit, claim)
+        if path is not None:
+            return path
         target = self._renamed_to(unit, claim)
-        if target is not None:
+        if target is not None and self._path_claimed(
+            unit, unit.find(CodeName, code_name_id(target))
+        ):
             raise NotFound(
                 f"The learning path code {name} was renamed to {target}.",
                 field="pathCode",
             )
         raise NotFound(f"There is no learning path with code {name}.", field="pathCode")
+
+    def _path_claimed(self, unit: Unit, claim: CodeName | None) -> LearningPath | None:
+        """The path whose own code holds the name ``claim`` stands for, if any."""
+        if claim is None or claim.code_id is None:
+            return None
+        code = self._code_by_id(unit, claim.code_id)
+        for owner_id, (kind, _) in code.uses.items():
+            if kind == UseKind.LEARNING_PATH:
+                path = unit.find(LearningPath, UUID(owner_id))
+                if path is not None:
+                    return path
+        return None
 
     def _learner(self, unit: Unit, raw: str) -> Learner:
         username = normalise_username(raw)

@@ -19,7 +19,7 @@ MAX_KEY_LENGTH = 200
 
 
 def check_key(raw: str) -> str:
-    """A key is 1 to 200 visible ASCII characters."""
+    """A key is 1 to 200 printable ASCII characters, spaces at either end trimmed."""
     key = raw.strip()
     if (
         not key
@@ -28,7 +28,7 @@ def check_key(raw: str) -> str:
         or not key.isprintable()
     ):
         raise InvalidInput(
-            f"An Idempotency-Key is 1 to {MAX_KEY_LENGTH} visible ASCII characters.",
+            f"An Idempotency-Key is 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
             field="Idempotency-Key",
         )
     return key

@@ -17,7 +17,7 @@ from eventsourcing.persistence import Notification
 
 from domain.application import EventLog
 from domain.events import Event
-from projections.applied import unreadable
+from projections.applied import UnreadableEvent, unreadable
 from projections.audit_log import GENESIS, chained, entry, stored_row
 from projections.database import ReadStore
 
@@ -54,11 +54,7 @@ def chained_entries(log: EventLog) -> Iterator[dict[str, Any]]:
         if not notifications:
             return
         for notification in notifications:
-            try:
-                event = _event(log, notification)
-            except Exception as error:
-                raise unreadable(notification.id, error) from error
-            item = entry(notification.id, event)
+            _, item = _read(log, notification)
             previous = chained(previous, item)
             yield {**item, "hash": previous}
         start = notifications[-1].id + 1
@@ -86,17 +82,16 @@ def check(log: EventLog, store: ReadStore) -> Integrity:
                 return _missing(store, checked, through, notification.id)
             # Any failure to read the event back is itself a sign of tampering.
             try:
-                event = _event(log, notification)
-            except Exception as error:
+                event, item = _read(log, notification)
+            except UnreadableEvent as error:
                 # The decoder's own reason, as an export of the store says it.
-                reason = unreadable(notification.id, error).reason
                 return Integrity(
                     checked,
                     through,
                     notification.id,
-                    f"the stored event cannot be read any more ({reason})",
+                    f"the stored event cannot be read any more ({error.reason})",
                 )
-            if chained(previous, entry(notification.id, event)) != hash_:
+            if chained(previous, item) != hash_:
                 return Integrity(
                     checked,
                     through,
@@ -104,6 +99,7 @@ def check(log: EventLog, store: ReadStore) -> Integrity:
                     "the stored event, or one before it, differs from what was "
                     "recorded",
                 )
+            # Every field the row takes, the entry took already.
             if rows.get(notification.id) != stored_row(notification.id, event):
                 return Integrity(
                     checked,
@@ -137,6 +133,19 @@ def _recorded(
             )
         }
     return chain, rows
+
+
+def _read(log: EventLog, notification: Notification) -> tuple[Event, dict[str, Any]]:
+    """The stored event, and the same as auditors read it.
+
+    Raises UnreadableEvent when either cannot be made: a state edited so that
+    it still decodes, but lacks a field every event has, fails only here.
+    """
+    try:
+        event = _event(log, notification)
+        return event, entry(notification.id, event)
+    except Exception as error:
+        raise unreadable(notification.id, error) from error
 
 
 def _event(log: EventLog, notification: Notification) -> Event:

@@ -131,7 +131,7 @@ async def test_a_malformed_key_is_refused(client: GraphQLClient) -> None:
 MALFORMED_KEY = {
     "code": "INVALID_INPUT",
     "field": "Idempotency-Key",
-    "message": "An Idempotency-Key is 1 to 200 visible ASCII characters.",
+    "message": "An Idempotency-Key is 1 to 200 printable ASCII characters.",
 }
 TWO_CODES = (
     'mutation { a: createCode(input: {code: "CPR"}) { code { code } '

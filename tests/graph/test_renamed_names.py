@@ -129,3 +129,20 @@ async def test_a_deleted_codes_events_are_found_by_its_last_name(
     assert gone.json()["errors"][0]["message"] == (
         "There is no qualification code GONE."
     )
+
+
+async def test_a_path_mutation_given_a_plain_codes_old_name_finds_no_path(
+    client: GraphQLClient,
+) -> None:
+    for mutation in (SETUP, RENAME):
+        await client.data(mutation)
+
+    # CLAESS was a step's code, never a path's own.
+    data = await client.data(
+        'mutation { setPathCountsExpired(input: {pathCode: "CLAESS", '
+        "countsExpired: true}) { userErrors { code message } } }"
+    )
+
+    assert data["setPathCountsExpired"]["userErrors"] == [
+        {"code": "NOT_FOUND", "message": "There is no learning path with code CLAESS."}
+    ]

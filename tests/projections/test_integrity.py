@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from domain import commands as c
+from projections.applied import UnreadableEvent
 from projections.integrity import chained_entries, check
 from projections.rebuild import rebuild
 from projections.verification import verify
@@ -87,7 +88,17 @@ def test_an_edited_event_breaks_the_chain_where_it_was_edited(
     )
 
 
-def test_an_event_that_no_longer_reads_is_caught(durable_backend: Backend) -> None:
+@pytest.mark.parametrize(
+    ("state", "reason"),
+    [
+        (b"{not json", "Expecting property name enclosed in double quotes"),
+        (b"{}", "object has no attribute 'timestamp'"),
+    ],
+    ids=["not json", "no fields"],
+)
+def test_an_event_that_no_longer_reads_is_caught(
+    durable_backend: Backend, state: bytes, reason: str
+) -> None:
     backend = durable_backend
     busy_scenario(backend)
     target = _position_of(backend, "Tips, again")
@@ -95,13 +106,18 @@ def test_an_event_that_no_longer_reads_is_caught(durable_backend: Backend) -> No
 
     _sql(backend)(
         f"UPDATE {table} SET state = %s WHERE {_id_column(backend)} = %s",
-        (b"{not json", target),
+        (state, target),
     )
 
     found = check(backend.log, backend.store)
     assert found.broken_at == target
     assert found.reason is not None
-    assert found.reason.startswith("the stored event cannot be read any more")
+    assert found.reason.startswith("the stored event cannot be read any more (")
+    assert reason in found.reason
+    # An export stops at the same event, naming it.
+    with pytest.raises(UnreadableEvent) as unread:
+        list(chained_entries(backend.log))
+    assert unread.value.position == target
 
 
 def test_a_removed_event_breaks_the_chain_after_it(durable_backend: Backend) -> None:
