@@ -57,7 +57,12 @@ T = TypeVar("T")
 async def _run(
     info: Info, build: Callable[[], c.Command]
 ) -> tuple[Outcome | None, list[UserError]]:
-    """Run a command in a worker thread; an expected failure becomes a user error."""
+    """Run a command in a worker thread; an expected failure becomes a user error.
+
+    Shortcoming: a SQLite store whose write lock another process holds past the
+    wait (30 s) fails the command as a defect would, INTERNAL_SERVER_ERROR, not
+    as a store that is busy.
+    """
     context = info.context
     correlation_id, idempotency_key = context.next_command()
     try:

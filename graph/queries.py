@@ -149,7 +149,11 @@ def as_of_events(
 
 
 def code_as_of(db: Db, name: str, moment: datetime) -> QualificationCode | None:
-    """A code as it stood at ``moment``, its record count included."""
+    """A code as it stood at ``moment``, its record count included.
+
+    Shortcoming: the name is looked up as it stood at ``moment``, so a name the
+    code took later (today's, after a rename since) finds nothing then.
+    """
     through = position_at(db, moment)
     with replayed(events_through(db, through)) as names:
         row = code_usage.code_named(names, name)

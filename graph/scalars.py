@@ -48,5 +48,7 @@ DATE: ScalarDefinition = strawberry.scalar(
     serialize=_write_day,
     parse_value=parse_day,
 )
+# Shortcoming: DateTime keeps Strawberry's own reading, which takes every ISO
+# 8601 form (20230601T120000Z, week dates), while a Date is only YYYY-MM-DD.
 SCALARS: dict[object, ScalarDefinition] = {date: DATE}
 """The scalars the schema reads its own way, by the Python type they stand for."""

@@ -509,6 +509,8 @@ def _events_export(args: argparse.Namespace) -> int:
     backend = build(Settings.from_environment())
     try:
         written = 0
+        # Each hash chains on the one before, so the log is hashed from its start
+        # whatever --since says; an unreadable event before it stops the export.
         for item in chained_entries(backend.log):
             if item["position"] > args.since:
                 sys.stdout.write(json.dumps(item, sort_keys=True) + "\n")
