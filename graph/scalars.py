@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 
 import strawberry
 from strawberry.exceptions import StrawberryInputCoercionError
@@ -48,7 +48,50 @@ DATE: ScalarDefinition = strawberry.scalar(
     serialize=_write_day,
     parse_value=parse_day,
 )
-# Shortcoming: DateTime keeps Strawberry's own reading, which takes every ISO
-# 8601 form (20230601T120000Z, week dates), while a Date is only YYYY-MM-DD.
-SCALARS: dict[object, ScalarDefinition] = {date: DATE}
+# RFC 3339's form, the one every client library writes; a day alone is kept, as
+# its midnight. ISO 8601's other forms (20230601T1200Z, week dates) are refused.
+_MOMENT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+
+
+def parse_moment(value: object) -> datetime:
+    """A DateTime a client sent: YYYY-MM-DDTHH:MM[:SS[.fraction]][Z or offset].
+
+    Python's own reading also takes ``20230601T120000Z``, week dates and a comma
+    before the fraction; a moment is written one way, as a day is.
+    """
+    if not isinstance(value, str):
+        raise StrawberryInputCoercionError(
+            f"Value cannot represent a DateTime: {json.dumps(value)}. Expected a "
+            "string, written YYYY-MM-DDTHH:MM:SSZ."
+        )
+    if not _MOMENT.fullmatch(value):
+        raise StrawberryInputCoercionError(
+            f'Value cannot represent a DateTime: "{value}". A moment is written '
+            "YYYY-MM-DDTHH:MM:SS with Z, or an offset such as +02:00, as "
+            "2023-06-01T14:30:00Z; a day alone is its midnight."
+        )
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as error:
+        raise StrawberryInputCoercionError(
+            f'Value cannot represent a DateTime: "{value}". {error}'
+        ) from None
+
+
+def _write_moment(value: datetime) -> str:
+    return value.isoformat()
+
+
+DATETIME: ScalarDefinition = strawberry.scalar(
+    name="DateTime",
+    description="A moment, written YYYY-MM-DDTHH:MM:SS with Z or an offset such as "
+    "+02:00 (UTC when it has neither); a day alone is its midnight.",
+    serialize=_write_moment,
+    parse_value=parse_moment,
+)
+SCALARS: dict[object, ScalarDefinition] = {date: DATE, datetime: DATETIME}
 """The scalars the schema reads its own way, by the Python type they stand for."""

@@ -1,13 +1,14 @@
-"""A Date is read as YYYY-MM-DD and nothing else, as the CSV import reads it."""
+"""A Date is read as YYYY-MM-DD and nothing else, as the CSV import reads it; a
+DateTime in RFC 3339's form, or as a day alone."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from strawberry.exceptions import StrawberryInputCoercionError
 
-from graph.scalars import DATE, parse_day
+from graph.scalars import DATE, DATETIME, parse_day, parse_moment
 
 
 def test_a_day_written_yyyy_mm_dd_is_read_as_that_day() -> None:
@@ -48,3 +49,67 @@ def test_anything_else_is_refused_saying_why(value: object, message: str) -> Non
 
 def test_a_day_is_written_yyyy_mm_dd() -> None:
     assert DATE.serialize(date(2023, 6, 1)) == "2023-06-01"
+
+
+@pytest.mark.parametrize(
+    ("value", "moment"),
+    [
+        ("2026-12-05T06:50:04Z", datetime(2026, 12, 5, 6, 50, 4, tzinfo=UTC)),
+        ("2026-12-05T06:50Z", datetime(2026, 12, 5, 6, 50, tzinfo=UTC)),
+        (
+            "2026-12-05 06:50:04.5+02:00",
+            datetime(
+                2026, 12, 5, 6, 50, 4, 500000, tzinfo=timezone(timedelta(hours=2))
+            ),
+        ),
+        ("2026-12-05T06:50:04", datetime(2026, 12, 5, 6, 50, 4)),
+        ("2026-12-05", datetime(2026, 12, 5)),
+    ],
+)
+def test_a_moment_in_rfc_3339_form_or_a_day_alone_is_read(
+    value: str, moment: datetime
+) -> None:
+    assert parse_moment(value) == moment
+
+
+SHAPE = (
+    "A moment is written YYYY-MM-DDTHH:MM:SS with Z, or an offset such as +02:00, "
+    "as 2023-06-01T14:30:00Z; a day alone is its midnight."
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("20261205", f'Value cannot represent a DateTime: "20261205". {SHAPE}'),
+        ("2026-W49-6", f'Value cannot represent a DateTime: "2026-W49-6". {SHAPE}'),
+        (
+            "20261205T065000Z",
+            f'Value cannot represent a DateTime: "20261205T065000Z". {SHAPE}',
+        ),
+        (
+            "2026-12-05T06:50:04,5Z",
+            f'Value cannot represent a DateTime: "2026-12-05T06:50:04,5Z". {SHAPE}',
+        ),
+        (
+            "2026-02-30T00:00Z",
+            'Value cannot represent a DateTime: "2026-02-30T00:00Z". day is out of '
+            "range for month",
+        ),
+        (
+            5,
+            "Value cannot represent a DateTime: 5. Expected a string, written "
+            "YYYY-MM-DDTHH:MM:SSZ.",
+        ),
+    ],
+)
+def test_any_other_moment_is_refused_saying_why(value: object, message: str) -> None:
+    with pytest.raises(StrawberryInputCoercionError) as refused:
+        parse_moment(value)
+
+    assert refused.value.message == message
+
+
+def test_a_moment_is_written_as_python_writes_it() -> None:
+    moment = datetime(2026, 12, 5, 6, 50, 4, 738131, tzinfo=UTC)
+    assert DATETIME.serialize(moment) == "2026-12-05T06:50:04.738131+00:00"
