@@ -101,37 +101,35 @@ class Decoder:
         Raises UnreadableEvent when the stored event does not decode, whichever
         way it was tried.
         """
+        # One try around it all: it costs nothing until something fails.
         try:
-            return self._decoded(notification)
+            cls = self._class(notification.topic) if self._plain else None
+            state = notification.state
+            originator_id = notification.originator_id
+            if (
+                cls is None
+                or type(originator_id) is not UUID
+                or state.count(_TYPE_KEY) != 1
+            ):
+                return self._mapped(notification)
+
+            # Bytes given to ``json.loads`` are decoded with an error handler that
+            # takes UTF-8's slow path: decoded first, the whole takes half as long.
+            fields = _JSON.decode(state.decode())
+            stamp = fields.get("timestamp")
+            if type(stamp) is not dict or stamp.get("_type_") != _STAMP_TYPE:
+                return self._mapped(notification)
+            at = stamp["_data_"]
+            fields["timestamp"] = datetime.fromisoformat(at)
+            fields.pop("class_version", None)
+            fields["originator_id"] = originator_id
+            fields["originator_version"] = notification.originator_version
+            # As the mapper builds it: a frozen event's fields set without __init__.
+            event: Any = object.__new__(cls)
+            object.__setattr__(event, "__dict__", fields)
+            return Applied(notification.id, event, str(originator_id), at)
         except Exception as error:
             raise unreadable(notification.id, error) from error
-
-    def _decoded(self, notification: Notification) -> Applied:
-        cls = self._class(notification.topic) if self._plain else None
-        state = notification.state
-        originator_id = notification.originator_id
-        if (
-            cls is None
-            or type(originator_id) is not UUID
-            or state.count(_TYPE_KEY) != 1
-        ):
-            return self._mapped(notification)
-
-        # Bytes given to ``json.loads`` are decoded with an error handler that
-        # takes UTF-8's slow path: decoded first, the whole takes half as long.
-        fields = _JSON.decode(state.decode())
-        stamp = fields.get("timestamp")
-        if type(stamp) is not dict or stamp.get("_type_") != _STAMP_TYPE:
-            return self._mapped(notification)
-        at = stamp["_data_"]
-        fields["timestamp"] = datetime.fromisoformat(at)
-        fields.pop("class_version", None)
-        fields["originator_id"] = originator_id
-        fields["originator_version"] = notification.originator_version
-        # As the mapper builds it: a frozen event's fields set without __init__.
-        event: Any = object.__new__(cls)
-        object.__setattr__(event, "__dict__", fields)
-        return Applied(notification.id, event, str(originator_id), at)
 
     def _mapped(self, notification: Notification) -> Applied:
         event = self._mapper.to_domain_event(notification)

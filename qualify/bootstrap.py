@@ -398,27 +398,29 @@ def _opening(location: SQLiteLocation | PostgresLocation) -> Iterator[None]:
     """Report a store that cannot be opened as where and why, not as a traceback."""
     try:
         yield
-    except (psycopg.OperationalError, InsufficientPrivilege) as error:
-        if not isinstance(location, PostgresLocation):
+    except Exception as error:
+        refused = _refusal(location, error)
+        if refused is None:
             raise
-        raise _postgres_unavailable(location, str(error)) from None
-    except PersistenceError as error:
+        raise refused from None
+
+
+def _refusal(
+    location: SQLiteLocation | PostgresLocation, error: Exception
+) -> StoreUnavailable | None:
+    """What to tell of ``error``, met opening the store; None for any other fault."""
+    cause: BaseException = error
+    if isinstance(error, PersistenceError) and error.__cause__ is not None:
         # The event store's library wraps the driver's error in one of its own.
         cause = error.__cause__
-        if isinstance(location, SQLiteLocation) and isinstance(cause, sqlite3.Error):
-            where = Path(location.path).absolute()
-            raise _sqlite_unavailable(where, str(cause), cause) from None
-        if not isinstance(location, PostgresLocation) or not isinstance(
-            cause, (psycopg.OperationalError, InsufficientPrivilege)
-        ):
-            raise
-        raise _postgres_unavailable(location, str(cause)) from None
-    except (sqlite3.Error, OSError) as error:
-        if not isinstance(location, SQLiteLocation):
-            raise
-        reason = getattr(error, "strerror", None) or str(error)
-        where = Path(location.path).absolute()
-        raise _sqlite_unavailable(where, reason, error) from None
+    if isinstance(location, PostgresLocation):
+        if isinstance(cause, (psycopg.OperationalError, InsufficientPrivilege)):
+            return _postgres_unavailable(location, str(cause))
+        return None
+    if isinstance(cause, (sqlite3.Error, OSError)):
+        reason = getattr(cause, "strerror", None) or str(cause)
+        return _sqlite_unavailable(Path(location.path).absolute(), reason, cause)
+    return None
 
 
 def _postgres_unavailable(location: PostgresLocation, message: str) -> StoreUnavailable:
@@ -483,21 +485,19 @@ def build(settings: Settings, *, follow: bool | None = None) -> Backend:
     # No aggregate cache: the library copies a cached aggregate outside the lock
     # that guards bringing it up to date, and under concurrent commands for one
     # learner that copy was seen to fail ("dictionary changed size").
+    log: EventLog | None = None
     try:
-        with store.creating_tables(), _opening(location):
-            log = EventLog(env)
-    except Exception:
-        store.close()
-        raise
-    try:
-        # Creates the read models' tables: the first write a new store sees.
         with _opening(location):
+            with store.creating_tables():
+                log = EventLog(env)
+            # Creates the read models' tables: the first write a new store sees.
             follower = Follower(
                 log, store, all_projections(), batch_size=_batch_size(store)
             )
     except Exception:
+        if log is not None:
+            log.close()
         store.close()
-        log.close()
         raise
     backend = Backend(
         settings=settings,

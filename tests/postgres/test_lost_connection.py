@@ -49,18 +49,23 @@ class Worker:
     def terminate_connections(self, *, writing: bool = False) -> int:
         """Terminate the worker's connections (only its open write, with
         ``writing``); how many were terminated."""
-        condition = " AND backend_xid IS NOT NULL" if writing else ""
-        with connect(self.url) as connection:
-            rows = connection.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = %s AND pid <> pg_backend_pid()" + condition,
-                (self.name,),
-            ).fetchall()
-        return sum(1 for (done,) in rows if done)
+        condition = "backend_xid IS NOT NULL" if writing else "true"
+        return terminate(self.url, self.name, condition)
 
     def caught_up(self, position: int) -> bool:
         assert self.thread.is_alive(), "the worker thread died"
         return positions(self.url) == [position] * len(all_projections())
+
+
+def terminate(url: str, name: str, condition: str) -> int:
+    """End the connections named ``name`` that meet ``condition``; how many."""
+    with connect(url) as connection:
+        rows = connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE application_name = %s AND pid <> pg_backend_pid() AND {condition}",
+            (name,),
+        ).fetchall()
+    return sum(1 for (done,) in rows if done)
 
 
 @pytest.fixture
@@ -184,13 +189,7 @@ def test_a_server_that_loses_its_listener_still_sees_the_workers_progress(
         assert server.store.wait_for_applied(0) is None
         write_learners(server, 3, 1, prefix="lost")
         position = server.log.recorder.max_notification_id() or 0
-        with connect(pg_url) as control:
-            terminated = control.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = %s AND query LIKE 'LISTEN%%'",
-                (name,),
-            ).fetchall()
-        assert terminated == [(True,)]
+        assert terminate(pg_url, name, "query LIKE 'LISTEN%%'") == 1
 
         # The lost listener answers nothing, then listens again.
         assert server.store.wait_for_applied(0.01) is None
@@ -215,13 +214,7 @@ def test_a_server_whose_connections_were_ended_fails_only_the_read_in_flight(
         # Three readers at once leave three idle connections in the pool.
         with server.store.reading(), server.store.reading(), server.store.reading():
             pass
-        with connect(pg_url) as control:
-            ended = control.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = %s AND query NOT LIKE 'LISTEN%%'",
-                (name,),
-            ).fetchall()
-        assert len(ended) >= 3
+        assert terminate(pg_url, name, "query NOT LIKE 'LISTEN%%'") >= 3
 
         with pytest.raises(psycopg.OperationalError), server.store.reading() as db:
             db.execute("SELECT 1")
