@@ -1,11 +1,11 @@
 """Rebuilding read models from position zero while the live ones keep answering.
 
 The new tables are built aside, in a scratch store (a SQLite file beside the live
-one, or a schema of its own on PostgreSQL), from the whole log. Then, in one
-write transaction on the live store, the scratch tables catch up to the end of
-the log, the live tables are emptied and refilled from them, and the read
-model's position is set: readers see the old tables until that transaction
-commits, and the new ones from then on.
+one, or a schema of its own on PostgreSQL), from the whole log. Then the scratch
+tables catch up to the end of the log and, in one write transaction on the live
+store, each live table is made to hold the same rows (those that differ are
+written, those gone deleted) and the read model's position is set: readers see
+the old rows until that transaction commits, and the new ones from then on.
 """
 
 from __future__ import annotations
@@ -26,8 +26,13 @@ from projections.postgres import PostgresStore
 from projections.projection import Projection
 
 COPY_PAGE = 5000
+MERGED_AT_MOST = 1000
+"""Rows that may differ in a live table for the switch to write them one by one,
+if more than a quarter of it; beyond that, the whole table is replaced."""
 _SCRATCH = "scratch"
 """The name a scratch file is attached under while its tables are copied."""
+_DIFFERING = "switch_differing"
+"""The temporary table holding, during the switch, one table's changed rows."""
 # Larger than a live batch: nobody waits on the scratch store's write lock, and
 # each commit writes every page the batch touched.
 BATCH_SIZE = 20_000
@@ -45,7 +50,11 @@ class Rebuilt:
     position: int
     seconds: float
     """Building the new tables."""
-    rows: int
+    changed: int
+    """Rows the switch deleted, added or rewrote in the live tables: only those
+    that differ, but for a table of which too many differ (see
+    ``MERGED_AT_MOST``), and every table of a store in memory, which are
+    replaced whole."""
     switch_seconds: float = 0.0
     """Putting the new tables' rows in place of the live ones."""
 
@@ -144,7 +153,7 @@ def rebuild(
             done = follower.catch_up(progress=batch_done)
             follower.end_bulk()
         seconds = time.perf_counter() - started
-        rows = _switch(log, live, scratch, follower, projections)
+        changed = _switch(log, live, scratch, follower, projections)
         switch_seconds = time.perf_counter() - started - seconds
     finally:
         _discard(scratch)
@@ -153,7 +162,7 @@ def rebuild(
         events=done.events,
         position=follower.position,
         seconds=seconds,
-        rows=rows,
+        changed=changed,
         switch_seconds=switch_seconds,
     )
 
@@ -168,16 +177,16 @@ def _switch(
     # Events stored while building are applied to the scratch tables first, so
     # the switch hands over tables as recent as the position it records.
     follower.catch_up()
-    copied = 0
+    changed = 0
     transaction: AbstractContextManager[Db]
-    if (
-        isinstance(live, SQLiteStore)
-        and isinstance(scratch, SQLiteStore)
-        and not scratch.in_memory
-    ):
-        transaction, attached = live.writing_beside(scratch, _SCRATCH), True
-    else:
-        transaction, attached = live.writing(), False
+    source: str | None = None
+    if isinstance(scratch, PostgresStore):
+        transaction, source = live.writing(), scratch.schema
+    elif isinstance(live, SQLiteStore) and isinstance(scratch, SQLiteStore):
+        if scratch.in_memory:
+            transaction = live.writing()
+        else:
+            transaction, source = live.writing_beside(scratch, _SCRATCH), _SCRATCH
     with transaction as db:
         # Positions first (on PostgreSQL locked, in the order workers lock them,
         # so the switch and a worker's batch wait for each other instead of
@@ -189,18 +198,18 @@ def _switch(
             # Rows, not tables: a reader's snapshot keeps seeing the old rows
             # until this commits, and takes no lock that could deadlock with it.
             for table in projection.tables:
-                if attached:
-                    copied += _copy_attached(db, table)
+                if source is None:
+                    changed += db.execute(f"DELETE FROM {table}").rowcount
+                    changed += _copy(scratch, db, table)
                 else:
-                    db.execute(f"DELETE FROM {table}")
-                    copied += _copy(scratch, db, table)
+                    changed += _merge(db, live.dialect, source, table)
         for projection in projections:
             db.execute(
                 "UPDATE projection_positions SET version = ?, position = ? "
                 "WHERE name = ?",
                 (projection.version, follower.position, projection.name),
             )
-    return copied
+    return changed
 
 
 def _check_versions(stored: dict[str, int], projections: Sequence[Projection]) -> None:
@@ -219,28 +228,112 @@ def _check_versions(stored: dict[str, int], projections: Sequence[Projection]) -
             )
 
 
-def _copy_attached(db: Db, table: str) -> int:
-    """Every row of ``table`` from the attached scratch file, in one statement.
+def _merge(db: Db, dialect: str, source: str, table: str) -> int:
+    """Make the live ``table`` hold the rows of ``source``'s; how many changed.
 
-    The table's own indexes are dropped and made again once its rows are in:
-    SQLite builds an index from all the rows at once far faster than it keeps
-    one up to date row by row, and a reader's snapshot still sees them as they
-    were until this commits.
+    ``source`` is the scratch file's name as attached, or the scratch schema.
+    Rows are matched by the table's primary key, and only those gone, new or
+    different are deleted or written. A rebuild mostly finds the live rows
+    already right: comparing them costs reads only, where writing every row
+    again sent the whole table and its indexes through the write-ahead log, once
+    written and once copied into the store. When more than a quarter of the rows
+    of a large table differ (see ``MERGED_AT_MOST``), writing them one by one,
+    each to its own place in the table and its indexes, costs more than
+    replacing the whole table, which is done instead.
     """
-    indexes = db.execute(
-        "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' "
-        "AND tbl_name = ? AND sql IS NOT NULL",
-        (table,),
-    ).fetchall()
+    keys, others = _columns(db, dialect, table)
+    live = "main." if dialect == "sqlite" else ""
+    same_key = " AND ".join(f"s.{key} = m.{key}" for key in keys)
+    # Unlike <>, these tell a NULL from a value, and two NULLs apart from neither.
+    unequal = "IS NOT" if dialect == "sqlite" else "IS DISTINCT FROM"
+    differs = " OR ".join(
+        [f"m.{keys[0]} IS NULL"] + [f"m.{c} {unequal} s.{c}" for c in others]
+    )
+    update = "DO NOTHING"
+    if others:
+        update = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others)
+
+    # Looking stops once too many rows are found to differ to merge them.
+    rows = db.execute(f"SELECT count(*) FROM {live}{table}").fetchone()[0]
+    enough = max(MERGED_AT_MOST, rows // 4) + 1
+    db.execute(
+        f"CREATE TEMP TABLE {_DIFFERING} AS SELECT s.* FROM {source}.{table} AS s "
+        f"LEFT JOIN {live}{table} AS m ON {same_key} WHERE {differs} "
+        f"LIMIT {int(enough)}"
+    )
+    differing = db.execute(f"SELECT count(*) FROM {_DIFFERING}").fetchone()[0]
+    if differing == enough:
+        changed = _replace(db, dialect, source, table)
+    else:
+        changed = (
+            differing
+            + db.execute(
+                f"DELETE FROM {live}{table} AS m WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {source}.{table} AS s WHERE {same_key})"
+            ).rowcount
+        )
+        # WHERE true tells SQLite that ON CONFLICT belongs to the INSERT.
+        db.execute(
+            f"INSERT INTO {live}{table} SELECT * FROM {_DIFFERING} WHERE true "
+            f"ON CONFLICT ({', '.join(keys)}) {update}"
+        )
+    # Dropped only once all went well: after a failure the rollback drops it.
+    db.execute(f"DROP TABLE {_DIFFERING}")
+    return changed
+
+
+def _replace(db: Db, dialect: str, source: str, table: str) -> int:
+    """Empty the live ``table`` and copy every row of ``source``'s into it.
+
+    How many rows were deleted and written. On SQLite the table's indexes are
+    dropped and made again once its rows are in: SQLite builds an index from all
+    the rows at once far faster than it keeps one up to date row by row.
+    """
+    live = "main." if dialect == "sqlite" else ""
+    indexes = []
+    if dialect == "sqlite":
+        indexes = db.execute(
+            "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' "
+            "AND tbl_name = ? AND sql IS NOT NULL",
+            (table,),
+        ).fetchall()
     for name, _ in indexes:
         db.execute(f"DROP INDEX main.{name}")
-    db.execute(f"DELETE FROM main.{table}")
-    copied = db.execute(
-        f"INSERT INTO main.{table} SELECT * FROM {_SCRATCH}.{table}"
+
+    deleted = db.execute(f"DELETE FROM {live}{table}").rowcount
+    written = db.execute(
+        f"INSERT INTO {live}{table} SELECT * FROM {source}.{table}"
     ).rowcount
     for _, sql in indexes:
         db.execute(sql)
-    return copied
+    return deleted + written
+
+
+def _columns(db: Db, dialect: str, table: str) -> tuple[list[str], list[str]]:
+    """The live ``table``'s primary key columns, and its other columns, in order.
+
+    Raises ValueError for a table without a primary key: its rows could not be
+    matched one to one.
+    """
+    if dialect == "sqlite":
+        info = db.execute(f"PRAGMA main.table_info({table})").fetchall()
+        columns = [(row[1], row[5] > 0) for row in info]
+    else:
+        columns = [
+            (row[0], row[1])
+            for row in db.execute(
+                "SELECT a.attname, coalesce(a.attnum = ANY(i.indkey), false) "
+                "FROM pg_attribute a LEFT JOIN pg_index i "
+                "ON i.indrelid = a.attrelid AND i.indisprimary "
+                "WHERE a.attrelid = ?::regclass AND a.attnum > 0 "
+                "AND NOT a.attisdropped ORDER BY a.attnum",
+                (table,),
+            )
+        ]
+    keys = [name for name, key in columns if key]
+    if not keys:
+        raise ValueError(f"the table {table} has no primary key to match rows by")
+    return keys, [name for name, key in columns if not key]
 
 
 def _copy(scratch: ReadStore, db: Db, table: str) -> int:

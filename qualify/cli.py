@@ -435,8 +435,9 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
         backend.close()
     print(
         f"rebuilt {', '.join(done.names)}: {done.events} events in "
-        f"{done.seconds:.1f} s ({done.rate:,.0f} events/s), {done.rows} rows "
-        f"switched in {done.switch_seconds:.1f} s at position {done.position}"
+        f"{done.seconds:.1f} s ({done.rate:,.0f} events/s), switched in "
+        f"{done.switch_seconds:.1f} s changing {done.changed} rows, at position "
+        f"{done.position}"
     )
     return 0
 

@@ -118,8 +118,8 @@ def run(scale: Scale) -> list[Row]:
             )
             progress(
                 f"rebuild: {done.events:,} events in {done.seconds:.1f} s = "
-                f"{done.rate:,.0f} events/s, {done.rows:,} rows switched in "
-                f"{done.switch_seconds:.1f} s; {done.overall_rate:,.0f} events/s "
+                f"{done.rate:,.0f} events/s, switched in {done.switch_seconds:.1f} s "
+                f"changing {done.changed:,} rows; {done.overall_rate:,.0f} events/s "
                 "in all"
             )
 
@@ -144,7 +144,7 @@ def run(scale: Scale) -> list[Row]:
                 "building_seconds": done.seconds,
                 "building_rate": done.rate,
                 "switch_seconds": done.switch_seconds,
-                "rows": done.rows,
+                "rows_changed": done.changed,
             },
         ),
         Row(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from domain import commands as c
+from projections import rebuild as rebuilding
 from projections.code_usage import CodeUsage
+from projections.database import Db
 from projections.rebuild import rebuild
 from projections.verification import verify
 from qualify.bootstrap import Backend, all_projections
@@ -34,7 +38,7 @@ def test_a_rebuild_restores_a_damaged_read_model(durable_backend: Backend) -> No
 
     assert done.names == ("code_usage",)
     assert done.position == backend.log.recorder.max_notification_id()
-    assert done.rows > 0
+    assert done.changed == 1
     assert _description(backend, "CLAROTAT") == expected
     assert verify(backend.log, backend.store, all_projections()).ok
 
@@ -140,24 +144,116 @@ def test_a_switch_that_fails_leaves_the_live_tables_as_they_were(
 
     assert table_rows(backend.store) == before
     if backend.store.dialect == "sqlite":
-        # The scratch file it copied from is no longer attached to the writer.
+        # The scratch file it copied from is no longer attached to the writer,
+        # and the table of differing rows went with the rollback.
         with backend.store.writing() as db:
             names = [row[1] for row in db.execute("PRAGMA database_list")]
-        assert names == ["main"]
+            kept = db.execute("SELECT name FROM temp.sqlite_master").fetchall()
+        assert [name for name in names if name != "temp"] == ["main"]
+        assert kept == []
 
 
-def test_the_switch_reports_every_row_it_put_in_place(
+def test_a_rebuild_of_sound_tables_changes_no_row(durable_backend: Backend) -> None:
+    busy_scenario(durable_backend)
+    before = table_rows(durable_backend.store)
+
+    done = rebuild(durable_backend.log, durable_backend.store, REBUILDABLE)
+
+    assert done.changed == 0
+    assert done.switch_seconds > 0
+    assert table_rows(durable_backend.store) == before
+
+
+def _tampered(db: Db, statement: str) -> None:
+    assert db.execute(statement).rowcount == 1, statement
+
+
+def test_the_switch_writes_the_rows_that_differ_and_deletes_those_gone(
     durable_backend: Backend,
 ) -> None:
     backend = durable_backend
     busy_scenario(backend)
+    expected = table_rows(backend.store)
+    with backend.store.writing() as db:
+        # A value changed, a NULL given a value, a value made NULL, a row lost and
+        # a row the log never made.
+        _tampered(db, "UPDATE codes SET description = 'x' WHERE code = 'CLAROTAT'")
+        _tampered(
+            db,
+            "UPDATE codes SET deleted_at = '2020-01-01' WHERE code_id = (SELECT "
+            "code_id FROM codes WHERE deleted_at IS NULL AND code <> 'CLAROTAT' "
+            "ORDER BY code LIMIT 1)",
+        )
+        _tampered(
+            db,
+            "UPDATE code_names SET renamed_to = NULL WHERE name = (SELECT name "
+            "FROM code_names WHERE renamed_to IS NOT NULL ORDER BY name LIMIT 1)",
+        )
+        _tampered(
+            db,
+            "DELETE FROM use_titles WHERE owner_id = "
+            "(SELECT owner_id FROM use_titles ORDER BY owner_id LIMIT 1)",
+        )
+        _tampered(db, "INSERT INTO code_uses VALUES ('ghost', 'ghost', 'course', '')")
 
     done = rebuild(backend.log, backend.store, [CodeUsage()])
 
-    with backend.store.reading() as db:
-        held = sum(
-            db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-            for table in CodeUsage.tables
-        )
-    assert done.rows == held > 0
-    assert done.switch_seconds > 0
+    assert done.changed == 5
+    assert table_rows(backend.store) == expected
+
+
+def test_a_table_that_mostly_differs_is_replaced_whole_with_its_indexes(
+    durable_backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = durable_backend
+    # The scenario's tables are small: any of them would be merged row by row.
+    monkeypatch.setattr(rebuilding, "MERGED_AT_MOST", 0)
+    busy_scenario(backend)
+    expected = table_rows(backend.store)
+    indexes = _index_names(backend)
+    with backend.store.writing() as db:
+        codes = db.execute("UPDATE codes SET description = 'x'").rowcount
+    assert codes > 4
+
+    done = rebuild(backend.log, backend.store, [CodeUsage()])
+
+    # Every old row deleted and every new one written, in that table alone.
+    assert done.changed == 2 * codes
+    assert table_rows(backend.store) == expected
+    assert _index_names(backend) == indexes
+    assert "codes_live" in indexes
+
+
+class _CodeUsageWithAKeylessTable(CodeUsage):
+    tables = (*CodeUsage.tables, "keyless")
+    schema = (*CodeUsage.schema, "CREATE TABLE keyless (note TEXT)")
+
+
+def test_a_switch_refuses_a_table_without_a_primary_key(
+    durable_backend: Backend,
+) -> None:
+    backend = durable_backend
+    busy_scenario(backend)
+    with backend.store.writing() as db:
+        db.execute("CREATE TABLE keyless (note TEXT)")
+    before = table_rows(backend.store)
+
+    with pytest.raises(ValueError, match="table keyless has no primary key"):
+        rebuild(backend.log, backend.store, [_CodeUsageWithAKeylessTable()])
+
+    assert table_rows(backend.store) == before
+
+
+def test_a_store_in_memory_has_every_row_replaced(
+    open_backend: Callable[[str], Backend],
+) -> None:
+    backend = open_backend("sqlite:///:memory:")
+    busy_scenario(backend)
+    before = table_rows(backend.store)
+    held = sum(len(before[table]) for table in CodeUsage.tables)
+
+    done = rebuild(backend.log, backend.store, [CodeUsage()])
+
+    # Deleted, then written again: the scratch store cannot be attached to it.
+    assert done.changed == 2 * held > 0
+    assert table_rows(backend.store) == before
