@@ -312,8 +312,8 @@ def _replace(db: Db, dialect: str, source: str, table: str) -> int:
 def _columns(db: Db, dialect: str, table: str) -> tuple[list[str], list[str]]:
     """The live ``table``'s primary key columns, and its other columns, in order.
 
-    Raises ValueError for a table without a primary key: its rows could not be
-    matched one to one.
+    Raises ValueError for a table that is missing, or has no primary key: its
+    rows could not be matched one to one.
     """
     if dialect == "sqlite":
         info = db.execute(f"PRAGMA main.table_info({table})").fetchall()
@@ -330,6 +330,8 @@ def _columns(db: Db, dialect: str, table: str) -> tuple[list[str], list[str]]:
                 (table,),
             )
         ]
+    if not columns:
+        raise ValueError(f"the store has no table {table}")
     keys = [name for name, key in columns if key]
     if not keys:
         raise ValueError(f"the table {table} has no primary key to match rows by")

@@ -128,7 +128,7 @@ def test_a_full_rebuild_leaves_every_row_and_index_as_it_was(
 
 
 class _CodeUsageOverAMissingTable(CodeUsage):
-    # The switch empties and copies the real tables first, then fails on this one.
+    # The switch brings the real tables in line first, then fails on this one.
     tables = (*CodeUsage.tables, "no_such_table")
 
 
@@ -137,6 +137,8 @@ def test_a_switch_that_fails_leaves_the_live_tables_as_they_were(
 ) -> None:
     backend = durable_backend
     busy_scenario(backend)
+    # A damaged row the switch mends, before failing, and must then leave damaged.
+    _tamper(backend)
     before = table_rows(backend.store)
 
     with pytest.raises(Exception, match="no_such_table"):
