@@ -166,6 +166,31 @@ class Follower:
                     progress(self.position)
         return CatchUp(applied, self.position)
 
+    def apply_beyond(self, db: Db) -> int:
+        """Apply the events stored after this follower's position to ``db`` too.
+
+        For a rebuild's switch: the live tables, just made equal to this
+        follower's, take the events stored since, inside the switch's own
+        transaction, so that no read model goes back to an earlier position.
+        Nothing is written to this follower's store. Returns the position reached.
+        """
+        with self._lock:
+            position = self.position
+            while True:
+                notifications = self._ready(
+                    position,
+                    self.log.recorder.select_notifications(
+                        start=position + 1, limit=self.batch_size
+                    ),
+                )
+                if not notifications:
+                    return position
+                batch = [self._decode(n) for n in notifications]
+                shared: dict[Any, Any] = {}
+                for handlers in self._handlers:
+                    apply(db, handlers, batch, after=position, shared=shared)
+                position = batch[-1].position
+
     def _apply_next_batch(
         self, until: int | None, recorded: Sequence[Recording[Any]]
     ) -> int:

@@ -25,6 +25,7 @@ _PLAIN_INSERT = re.compile(
 # Any fixed number: workers of one store agree on it to elect a leader.
 LEADER_LOCK = 7_441_204
 TABLES_LOCK = 7_441_205
+REBUILD_LOCK = 7_441_206
 
 
 class Row(tuple[Any, ...]):
@@ -210,7 +211,11 @@ class PostgresStore:
 
     def leadership(self) -> Leadership:
         """A session lock on a connection of its own: it ends with the worker."""
-        return _SessionLock(self._conninfo, self.schema)
+        return _SessionLock(self._conninfo, self.schema, LEADER_LOCK)
+
+    def rebuilding(self) -> Leadership:
+        """The lock one rebuild of this schema at a time holds while it runs."""
+        return _SessionLock(self._conninfo, self.schema, REBUILD_LOCK)
 
     @contextmanager
     def creating_tables(self) -> Iterator[None]:
@@ -332,9 +337,10 @@ class PostgresStore:
 class _SessionLock:
     """A PostgreSQL advisory lock held by one connection for as long as it lives."""
 
-    def __init__(self, conninfo: str, schema: str) -> None:
+    def __init__(self, conninfo: str, schema: str, key: int) -> None:
         self._conninfo = conninfo
         self._schema = schema
+        self._key = key
         self._connection: psycopg.Connection[Any] | None = None
 
     def hold(self) -> bool:
@@ -343,10 +349,10 @@ class _SessionLock:
             self._connection.execute("SELECT 1")
             return True
         connection = psycopg.connect(self._conninfo, autocommit=True)
-        # Keyed by schema: stores sharing a database elect their leaders apart.
+        # Keyed by schema: stores sharing a database take their locks apart.
         row = connection.execute(
             "SELECT pg_try_advisory_lock(%s, hashtext(%s))",
-            (LEADER_LOCK, self._schema),
+            (self._key, self._schema),
         )
         if row.fetchone() == (True,):
             self._connection = connection

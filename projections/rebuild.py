@@ -10,11 +10,13 @@ the old rows until that transaction commits, and the new ones from then on.
 
 from __future__ import annotations
 
+import fcntl
 import gc
+import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,29 +73,62 @@ class Rebuilt:
 
 
 class ScratchUnusable(Exception):
-    """The scratch file cannot be made beside the store; nothing was changed.
+    """The scratch store cannot be had beside the store: it cannot be made, or
+    another rebuild of the same store is using it. Nothing was changed.
 
     The message says where and why.
     """
 
 
-def scratch_store(live: ReadStore) -> ReadStore:
-    """An empty store beside ``live`` to build new tables in.
+@contextmanager
+def scratch_store(live: ReadStore) -> Iterator[ReadStore]:
+    """An empty store beside ``live`` to build new tables in, thrown away after.
 
-    Raises ScratchUnusable when something that is not a file sits where the
-    scratch file goes, or the file cannot be made there.
+    One rebuild of a store at a time holds it. Raises ScratchUnusable when
+    another does, when something that is not a file sits where the scratch file
+    goes, or when the file cannot be made there.
     """
     if isinstance(live, PostgresStore):
-        scratch = PostgresStore(live.conninfo, f"{live.schema}_rebuild")
-        scratch.drop_schema_contents()
-        return scratch
+        with _postgres_scratch(live) as aside:
+            yield aside
+        return
     assert isinstance(live, SQLiteStore)
     if live.in_memory:
-        return SQLiteStore(":memory:")
-    path = Path(f"{live.path}.rebuild")
-    stale = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
-    # Looked at before any is removed, so a refusal leaves every one as it was.
-    for found in stale:
+        in_memory = SQLiteStore(":memory:")
+        try:
+            yield in_memory
+        finally:
+            in_memory.close()
+        return
+    with _sqlite_scratch(Path(f"{live.path}.rebuild")) as beside:
+        yield beside
+
+
+@contextmanager
+def _postgres_scratch(live: PostgresStore) -> Iterator[PostgresStore]:
+    lock = live.rebuilding()
+    if not lock.hold():
+        raise ScratchUnusable(
+            f"Another rebuild of the schema {live.schema} is running; wait for it "
+            "to end, then rebuild again. Nothing was changed."
+        )
+    try:
+        scratch = PostgresStore(live.conninfo, f"{live.schema}_rebuild")
+        try:
+            scratch.drop_schema_contents()
+            yield scratch
+        finally:
+            scratch.drop_schema()
+            scratch.close()
+    finally:
+        lock.release()
+
+
+@contextmanager
+def _sqlite_scratch(path: Path) -> Iterator[SQLiteStore]:
+    others = [Path(f"{path}-wal"), Path(f"{path}-shm")]
+    # Looked at before anything is touched, so a refusal leaves all as it was.
+    for found in (path, *others):
         if found.is_dir():
             raise ScratchUnusable(
                 f"{found.absolute()} is a directory, where a rebuild keeps its "
@@ -101,15 +136,45 @@ def scratch_store(live: ReadStore) -> ReadStore:
                 "Nothing was changed."
             )
     try:
-        for found in stale:
-            found.unlink(missing_ok=True)
-        return SQLiteStore(str(path), scratch=True)
-    except (OSError, sqlite3.Error) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise ScratchUnusable(
-            f"cannot make the rebuild's scratch file {path.absolute()}: {reason}; "
-            "a rebuild needs to write beside the store. Nothing was changed."
-        ) from None
+        claim = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise _unmade(path, error.strerror or str(error)) from None
+    try:
+        # The lock is on the file itself: a second rebuild opening it is refused
+        # until the first has removed it, and a killed one leaves no lock behind.
+        try:
+            fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ScratchUnusable(
+                f"Another rebuild of this store is running (it builds in "
+                f"{path.absolute()}); wait for it to end, then rebuild again. "
+                "Nothing was changed."
+            ) from None
+        # Whatever a killed rebuild left in it is thrown away.
+        os.ftruncate(claim, 0)
+        try:
+            for found in others:
+                found.unlink(missing_ok=True)
+            scratch = SQLiteStore(str(path), scratch=True)
+        except (OSError, sqlite3.Error) as error:
+            raise _unmade(
+                path, getattr(error, "strerror", None) or str(error)
+            ) from None
+        try:
+            yield scratch
+        finally:
+            scratch.close()
+            for found in (path, *others):
+                found.unlink(missing_ok=True)
+    finally:
+        os.close(claim)
+
+
+def _unmade(path: Path, reason: str) -> ScratchUnusable:
+    return ScratchUnusable(
+        f"cannot make the rebuild's scratch file {path.absolute()}: {reason}; "
+        "a rebuild needs to write beside the store. Nothing was changed."
+    )
 
 
 def rebuild(
@@ -121,13 +186,17 @@ def rebuild(
     """Build ``projections`` anew from the log, then switch the live tables over.
 
     Raises UnreadableEvent, with the live tables as they were, when a stored
-    event no longer decodes: the rebuilt tables would lack it.
+    event no longer decodes: the rebuilt tables would lack it; and the store's
+    own error when it cannot be written, before anything is built.
     """
     fixed = [p.name for p in projections if not p.rebuildable]
     if fixed:
         raise ValueError(f"{fixed[0]} is never rebuilt")
-    scratch = scratch_store(live)
-    try:
+    # A store that cannot be written would otherwise be found out only at the
+    # switch, once the whole log has been read.
+    with live.writing() as db:
+        db.execute("UPDATE projection_positions SET position = position")
+    with scratch_store(live) as scratch:
         started = time.perf_counter()
         follower = Follower(
             log,
@@ -153,14 +222,12 @@ def rebuild(
             done = follower.catch_up(progress=batch_done)
             follower.end_bulk()
         seconds = time.perf_counter() - started
-        changed = _switch(log, live, scratch, follower, projections)
+        changed, position = _switch(log, live, scratch, follower, projections)
         switch_seconds = time.perf_counter() - started - seconds
-    finally:
-        _discard(scratch)
     return Rebuilt(
         names=tuple(p.name for p in projections),
         events=done.events,
-        position=follower.position,
+        position=position,
         seconds=seconds,
         changed=changed,
         switch_seconds=switch_seconds,
@@ -173,9 +240,11 @@ def _switch(
     scratch: ReadStore,
     follower: Follower,
     projections: Sequence[Projection],
-) -> int:
+) -> tuple[int, int]:
+    """Put the scratch tables' rows in place of the live ones; how many rows
+    changed, and the position the live read models are at then."""
     # Events stored while building are applied to the scratch tables first, so
-    # the switch hands over tables as recent as the position it records.
+    # that few are left to apply inside the switch.
     follower.catch_up()
     changed = 0
     transaction: AbstractContextManager[Db]
@@ -203,13 +272,17 @@ def _switch(
                     changed += _copy(scratch, db, table)
                 else:
                     changed += _merge(db, live.dialect, source, table)
+        # Events stored since the scratch tables' last catch-up are applied to the
+        # live tables, now equal to the scratch ones: what the live read models
+        # had applied of them is back, and no position goes back.
+        position = follower.apply_beyond(db)
         for projection in projections:
             db.execute(
                 "UPDATE projection_positions SET version = ?, position = ? "
                 "WHERE name = ?",
-                (projection.version, follower.position, projection.name),
+                (projection.version, position, projection.name),
             )
-    return changed
+    return changed, position
 
 
 def _check_versions(stored: dict[str, int], projections: Sequence[Projection]) -> None:
@@ -249,9 +322,6 @@ def _merge(db: Db, dialect: str, source: str, table: str) -> int:
     differs = " OR ".join(
         [f"m.{keys[0]} IS NULL"] + [f"m.{c} {unequal} s.{c}" for c in others]
     )
-    update = "DO NOTHING"
-    if others:
-        update = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others)
 
     # Looking stops once too many rows are found to differ to merge them.
     rows = db.execute(f"SELECT count(*) FROM {live}{table}").fetchone()[0]
@@ -265,18 +335,19 @@ def _merge(db: Db, dialect: str, source: str, table: str) -> int:
     if differing == enough:
         changed = _replace(db, dialect, source, table)
     else:
-        changed = (
-            differing
-            + db.execute(
-                f"DELETE FROM {live}{table} AS m WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {source}.{table} AS s WHERE {same_key})"
-            ).rowcount
-        )
-        # WHERE true tells SQLite that ON CONFLICT belongs to the INSERT.
+        gone = db.execute(
+            f"DELETE FROM {live}{table} AS m WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {source}.{table} AS s WHERE {same_key})"
+        ).rowcount
+        # Every old row is out before a new one goes in: two rows that swapped a
+        # value held unique (a username, say) never meet half-way.
+        key = ", ".join(keys)
         db.execute(
-            f"INSERT INTO {live}{table} SELECT * FROM {_DIFFERING} WHERE true "
-            f"ON CONFLICT ({', '.join(keys)}) {update}"
+            f"DELETE FROM {live}{table} WHERE ({key}) IN "
+            f"(SELECT {key} FROM {_DIFFERING})"
         )
+        db.execute(f"INSERT INTO {live}{table} SELECT * FROM {_DIFFERING}")
+        changed = gone + differing
     # Dropped only once all went well: after a failure the rollback drops it.
     db.execute(f"DROP TABLE {_DIFFERING}")
     return changed
@@ -298,7 +369,8 @@ def _replace(db: Db, dialect: str, source: str, table: str) -> int:
             (table,),
         ).fetchall()
     for name, _ in indexes:
-        db.execute(f"DROP INDEX main.{name}")
+        quoted = name.replace('"', '""')
+        db.execute(f'DROP INDEX main."{quoted}"')
 
     deleted = db.execute(f"DELETE FROM {live}{table}").rowcount
     written = db.execute(
@@ -352,12 +424,3 @@ def _copy(scratch: ReadStore, db: Db, table: str) -> int:
                 f"INSERT INTO {table} VALUES ({marks})", [tuple(r) for r in page]
             )
             copied += len(page)
-
-
-def _discard(scratch: ReadStore) -> None:
-    if isinstance(scratch, PostgresStore):
-        scratch.drop_schema()
-    scratch.close()
-    if isinstance(scratch, SQLiteStore) and not scratch.in_memory:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{scratch.path}{suffix}").unlink(missing_ok=True)

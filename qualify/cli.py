@@ -14,6 +14,7 @@ import os
 import shlex
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -38,6 +39,7 @@ from domain.imports import (
 from domain.learners import latest_completion_date
 from domain.principal import Principal, Role
 from graph.auth import DEFAULT_LIFETIME, RS256, issue_token
+from projections import database
 from projections.applied import UnreadableEvent
 from projections.follower import StoreChanged
 from projections.integrity import chained_entries
@@ -423,12 +425,20 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
             _fail(f"{error}; nothing was rebuilt.")
             return STORE_WRONG
         except InsufficientPrivilege as error:
-            # Only the scratch schema beside the store is new to a rebuild.
+            bar.done()
             _fail(
-                f"the rebuild could not make its scratch schema: {error}; it builds "
-                "in <schema>_rebuild, which the store's user must be allowed to "
-                "create (CREATE on the database). Nothing was changed."
+                f"the store's user lacks a right the rebuild needs: {error}; it "
+                "builds in <schema>_rebuild, which the user must be allowed to "
+                "create (CREATE on the database), and rewrites the read-model "
+                "tables. Nothing was changed."
             )
+            return USAGE_ERROR
+        except sqlite3.OperationalError as error:
+            refusal = _sqlite_refusal(error)
+            if refusal is None:
+                raise
+            bar.done()
+            _fail(f"{refusal} Nothing was changed.")
             return USAGE_ERROR
         bar.done()
     finally:
@@ -753,6 +763,23 @@ class _Progress:
     def done(self) -> None:
         if self.shown >= 0:
             print(file=sys.stderr)
+
+
+def _sqlite_refusal(error: sqlite3.OperationalError) -> str | None:
+    """Why a SQLite store refused a write, in a sentence, if a user can act on it."""
+    # Extended result codes keep the primary one in their low byte.
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    if code == sqlite3.SQLITE_BUSY:
+        return (
+            "the store is busy: another process held its write lock for "
+            f"{database.BUSY_TIMEOUT_SECONDS:g} s; try again once it is done."
+        )
+    if code == sqlite3.SQLITE_READONLY:
+        return (
+            "the store cannot be written: its file, or the folder it is in, is "
+            "read-only to this user."
+        )
+    return None
 
 
 def _fail(message: str) -> None:

@@ -7,13 +7,15 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 
 import pytest
 
 from projections import database
-from qualify.bootstrap import build
+from projections.follower import Follower
+from qualify import cli
+from qualify.bootstrap import Backend, build
 from qualify.cli import main
 from qualify.config import Settings
 from tests.csv_support import csv_file, import_row
@@ -183,4 +185,58 @@ def test_a_store_locked_beyond_the_wait_is_said_to_be_busy(
         f"qualify: the SQLite store at {store} is busy: another process has held "
         "its write lock for 0.2 s; try again once it is done.\n"
     )
+    assert _dump(store) == before
+
+
+def test_a_rebuild_whose_switch_waits_beyond_the_wait_changes_nothing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, store: Path
+) -> None:
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_SECONDS", 0.2)
+    before = _dump(store)
+    holding = ExitStack()
+    end_bulk = Follower.end_bulk
+
+    def then_hold_the_lock(follower: Follower) -> None:
+        # Built by now: another process takes the lock the switch needs.
+        end_bulk(follower)
+        holding.enter_context(_held(store))
+
+    monkeypatch.setattr(Follower, "end_bulk", then_hold_the_lock)
+
+    with holding:
+        status, out, err = _run(["projections", "rebuild"], capsys)
+
+    assert (status, out) == (2, "")
+    assert err.endswith(
+        "events/s\nqualify: the store is busy: another process held its write lock for "
+        "0.2 s; try again once it is done. Nothing was changed.\n"
+    )
+    assert _dump(store) == before
+    assert not Path(f"{store}.rebuild").exists()
+
+
+def test_a_rebuild_of_a_store_it_cannot_write_refuses_before_building(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, store: Path
+) -> None:
+    before = _dump(store)
+    built: list[Follower] = []
+    monkeypatch.setattr(Follower, "end_bulk", lambda follower: built.append(follower))
+
+    def read_only(settings: Settings) -> Backend:
+        # As a file the user may only read: SQLite refuses every write to it.
+        backend = build(settings)
+        with backend.store.writing() as db:
+            db.execute("PRAGMA query_only = 1")
+        return backend
+
+    monkeypatch.setattr(cli, "build", read_only)
+
+    status, out, err = _run(["projections", "rebuild"], capsys)
+
+    assert (status, out) == (2, "")
+    assert _last_line(err) == (
+        "qualify: the store cannot be written: its file, or the folder it is in, "
+        "is read-only to this user. Nothing was changed.\n"
+    )
+    assert built == []
     assert _dump(store) == before
