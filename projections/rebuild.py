@@ -1,11 +1,13 @@
 """Rebuilding read models from position zero while the live ones keep answering.
 
 The new tables are built aside, in a scratch store (a SQLite file beside the live
-one, or a schema of its own on PostgreSQL), from the whole log. Then the scratch
-tables catch up to the end of the log and, in one write transaction on the live
-store, each live table is made to hold the same rows (those that differ are
-written, those gone deleted) and the read model's position is set: readers see
-the old rows until that transaction commits, and the new ones from then on.
+one, or a schema of its own on PostgreSQL), from the whole log; one rebuild of a
+store at a time holds that scratch store. Then the scratch tables catch up to the
+end of the log and, in one write transaction on the live store, each live table
+is made to hold the same rows (those that differ are written, those gone
+deleted), the events stored since that catch-up are applied, and the read
+model's position is set: readers see the old rows until that transaction
+commits, and the new ones from then on.
 """
 
 from __future__ import annotations

@@ -504,9 +504,9 @@ def test_a_rebuild_that_may_not_make_its_scratch_schema_changes_nothing(
 
     assert (status, out) == (2, "")
     assert _last_line(err) == (
-        "qualify: the rebuild could not make its scratch schema: permission denied "
-        f"for database {server.dbname}; it builds in <schema>_rebuild, which the "
-        "store's user must be allowed to create (CREATE on the database). Nothing "
-        "was changed.\n"
+        "qualify: the store's user lacks a right the rebuild needs: permission "
+        f"denied for database {server.dbname}; it builds in <schema>_rebuild, which "
+        "the user must be allowed to create (CREATE on the database), and rewrites "
+        "the read-model tables. Nothing was changed.\n"
     )
     assert _run(["projections", "verify"], capsys)[0] == 0
