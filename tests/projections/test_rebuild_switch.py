@@ -11,9 +11,9 @@ import pytest
 from domain import commands as c
 from projections import rebuild as rebuilding
 from projections.code_usage import CodeUsage
-from projections.database import Db
 from projections.follower import CatchUp, Follower
 from projections.learners import Learners
+from projections.projection import Projection
 from projections.rebuild import ScratchUnusable, rebuild, scratch_store
 from projections.verification import verify
 from qualify.bootstrap import Backend, all_projections
@@ -172,17 +172,32 @@ class _CodeUsageOverAMissingTable(CodeUsage):
     tables = (*CodeUsage.tables, "no_such_table")
 
 
+class _CodeUsageWithAKeylessTable(CodeUsage):
+    tables = (*CodeUsage.tables, "keyless")
+    schema = (*CodeUsage.schema, "CREATE TABLE keyless (note TEXT)")
+
+
+@pytest.mark.parametrize(
+    ("projection", "refusal"),
+    [
+        (_CodeUsageOverAMissingTable(), "no_such_table"),
+        (_CodeUsageWithAKeylessTable(), "the table keyless has no primary key"),
+    ],
+    ids=["missing table", "table without a primary key"],
+)
 def test_a_switch_that_fails_leaves_the_live_tables_as_they_were(
-    durable_backend: Backend,
+    durable_backend: Backend, projection: CodeUsage, refusal: str
 ) -> None:
     backend = durable_backend
     busy_scenario(backend)
+    with backend.store.writing() as db:
+        db.execute("CREATE TABLE keyless (note TEXT)")
     # A damaged row the switch mends, before failing, and must then leave damaged.
     _tamper(backend)
     before = table_rows(backend.store)
 
-    with pytest.raises(Exception, match="no_such_table"):
-        rebuild(backend.log, backend.store, [_CodeUsageOverAMissingTable()])
+    with pytest.raises(Exception, match=refusal):
+        rebuild(backend.log, backend.store, [projection])
 
     assert table_rows(backend.store) == before
     if backend.store.dialect == "sqlite":
@@ -206,42 +221,55 @@ def test_a_rebuild_of_sound_tables_changes_no_row(durable_backend: Backend) -> N
     assert table_rows(durable_backend.store) == before
 
 
-def _tampered(db: Db, statement: str) -> None:
-    assert db.execute(statement).rowcount == 1, statement
+def _mended(backend: Backend, projection: Projection, *damage: str) -> int:
+    """How many rows a rebuild of ``projection`` changed, after each statement of
+    ``damage`` changed one row; every row is checked to be back as it was."""
+    busy_scenario(backend)
+    expected = table_rows(backend.store)
+    with backend.store.writing() as db:
+        for statement in damage:
+            assert db.execute(statement).rowcount == 1, statement
+
+    done = rebuild(backend.log, backend.store, [projection])
+
+    assert table_rows(backend.store) == expected
+    return done.changed
 
 
 def test_the_switch_writes_the_rows_that_differ_and_deletes_those_gone(
     durable_backend: Backend,
 ) -> None:
-    backend = durable_backend
-    busy_scenario(backend)
-    expected = table_rows(backend.store)
-    with backend.store.writing() as db:
-        # A value changed, a NULL given a value, a value made NULL, a row lost and
-        # a row the log never made.
-        _tampered(db, "UPDATE codes SET description = 'x' WHERE code = 'CLAROTAT'")
-        _tampered(
-            db,
-            "UPDATE codes SET deleted_at = '2020-01-01' WHERE code_id = (SELECT "
-            "code_id FROM codes WHERE deleted_at IS NULL AND code <> 'CLAROTAT' "
-            "ORDER BY code LIMIT 1)",
-        )
-        _tampered(
-            db,
-            "UPDATE code_names SET renamed_to = NULL WHERE name = (SELECT name "
-            "FROM code_names WHERE renamed_to IS NOT NULL ORDER BY name LIMIT 1)",
-        )
-        _tampered(
-            db,
-            "DELETE FROM use_titles WHERE owner_id = "
-            "(SELECT owner_id FROM use_titles ORDER BY owner_id LIMIT 1)",
-        )
-        _tampered(db, "INSERT INTO code_uses VALUES ('ghost', 'ghost', 'course', '')")
+    # A value changed, a NULL given a value, a value made NULL, a row lost and a
+    # row the log never made.
+    changed = _mended(
+        durable_backend,
+        CodeUsage(),
+        "UPDATE codes SET description = 'x' WHERE code = 'CLAROTAT'",
+        "UPDATE codes SET deleted_at = '2020-01-01' WHERE code_id = (SELECT code_id "
+        "FROM codes WHERE deleted_at IS NULL AND code <> 'CLAROTAT' ORDER BY code "
+        "LIMIT 1)",
+        "UPDATE code_names SET renamed_to = NULL WHERE name = (SELECT name FROM "
+        "code_names WHERE renamed_to IS NOT NULL ORDER BY name LIMIT 1)",
+        "DELETE FROM use_titles WHERE owner_id = (SELECT owner_id FROM use_titles "
+        "ORDER BY owner_id LIMIT 1)",
+        "INSERT INTO code_uses VALUES ('ghost', 'ghost', 'course', '')",
+    )
 
-    done = rebuild(backend.log, backend.store, [CodeUsage()])
+    assert changed == 5
 
-    assert done.changed == 5
-    assert table_rows(backend.store) == expected
+
+def test_rows_that_swapped_a_unique_value_are_mended_together(
+    durable_backend: Backend,
+) -> None:
+    changed = _mended(
+        durable_backend,
+        Learners(),
+        "UPDATE learners SET username = 'x' WHERE username = 'alice'",
+        "UPDATE learners SET username = 'alice' WHERE username = 'bob'",
+        "UPDATE learners SET username = 'bob' WHERE username = 'x'",
+    )
+
+    assert changed == 2
 
 
 def test_a_table_that_mostly_differs_is_replaced_whole_with_its_indexes(
@@ -252,7 +280,6 @@ def test_a_table_that_mostly_differs_is_replaced_whole_with_its_indexes(
     monkeypatch.setattr(rebuilding, "MERGED_AT_MOST", 0)
     busy_scenario(backend)
     expected = table_rows(backend.store)
-    indexes = _index_names(backend)
     with backend.store.writing() as db:
         # An analyst's own index, under a name that must be quoted.
         db.execute('CREATE INDEX "codes by-description" ON codes (description)')
@@ -268,43 +295,6 @@ def test_a_table_that_mostly_differs_is_replaced_whole_with_its_indexes(
     assert table_rows(backend.store) == expected
     assert _index_names(backend) == indexes
     assert {"codes_live", "codes by-description"} <= indexes
-
-
-def test_rows_that_swapped_a_unique_value_are_mended_together(
-    durable_backend: Backend,
-) -> None:
-    backend = durable_backend
-    busy_scenario(backend)
-    expected = table_rows(backend.store)
-    with backend.store.writing() as db:
-        _tampered(db, "UPDATE learners SET username = 'x' WHERE username = 'alice'")
-        _tampered(db, "UPDATE learners SET username = 'alice' WHERE username = 'bob'")
-        _tampered(db, "UPDATE learners SET username = 'bob' WHERE username = 'x'")
-
-    done = rebuild(backend.log, backend.store, [Learners()])
-
-    assert done.changed == 2
-    assert table_rows(backend.store) == expected
-
-
-class _CodeUsageWithAKeylessTable(CodeUsage):
-    tables = (*CodeUsage.tables, "keyless")
-    schema = (*CodeUsage.schema, "CREATE TABLE keyless (note TEXT)")
-
-
-def test_a_switch_refuses_a_table_without_a_primary_key(
-    durable_backend: Backend,
-) -> None:
-    backend = durable_backend
-    busy_scenario(backend)
-    with backend.store.writing() as db:
-        db.execute("CREATE TABLE keyless (note TEXT)")
-    before = table_rows(backend.store)
-
-    with pytest.raises(ValueError, match="table keyless has no primary key"):
-        rebuild(backend.log, backend.store, [_CodeUsageWithAKeylessTable()])
-
-    assert table_rows(backend.store) == before
 
 
 def test_a_store_in_memory_has_every_row_replaced(
