@@ -779,6 +779,11 @@ def _sqlite_refusal(error: sqlite3.OperationalError) -> str | None:
             "the store cannot be written: its file, or the folder it is in, is "
             "read-only to this user."
         )
+    if code == sqlite3.SQLITE_FULL:
+        return (
+            "the disk is full: the store, or the rebuild's scratch file beside it, "
+            "could not grow; free some space and rebuild again."
+        )
     return None
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from projections import database
+from projections.database import SQLiteStore
 from projections.follower import Follower
 from qualify import cli
 from qualify.bootstrap import Backend, build
@@ -240,3 +241,30 @@ def test_a_rebuild_of_a_store_it_cannot_write_refuses_before_building(
     )
     assert built == []
     assert _dump(store) == before
+
+
+def test_a_rebuild_that_runs_out_of_room_changes_nothing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, store: Path
+) -> None:
+    before = _dump(store)
+    connect = SQLiteStore._connect
+
+    def cramped(self: SQLiteStore) -> sqlite3.Connection:
+        connection = connect(self)
+        if self.path.endswith(".rebuild"):
+            # As a full disk would: SQLite may not grow the scratch file further.
+            connection.execute("PRAGMA max_page_count = 20")
+        return connection
+
+    monkeypatch.setattr(SQLiteStore, "_connect", cramped)
+
+    status, out, err = _run(["projections", "rebuild"], capsys)
+
+    assert (status, out) == (2, "")
+    assert _last_line(err) == (
+        "qualify: the disk is full: the store, or the rebuild's scratch file beside "
+        "it, could not grow; free some space and rebuild again. Nothing was "
+        "changed.\n"
+    )
+    assert _dump(store) == before
+    assert not Path(f"{store}.rebuild").exists()
