@@ -224,7 +224,7 @@ def rebuild(
             done = follower.catch_up(progress=batch_done)
             follower.end_bulk()
         seconds = time.perf_counter() - started
-        changed, position = _switch(log, live, scratch, follower, projections)
+        changed, position = _switch(live, scratch, follower, projections)
         switch_seconds = time.perf_counter() - started - seconds
     return Rebuilt(
         names=tuple(p.name for p in projections),
@@ -237,7 +237,6 @@ def rebuild(
 
 
 def _switch(
-    log: EventLog,
     live: ReadStore,
     scratch: ReadStore,
     follower: Follower,

@@ -373,22 +373,40 @@ def _check_sqlite_file(path: str) -> None:
         )
 
 
-def _sqlite_unavailable(
-    where: Path, reason: str, cause: BaseException | None = None
-) -> StoreUnavailable:
+def sqlite_refusal(where: Path, error: BaseException | None) -> str | None:
+    """Why the SQLite store at ``where`` refused, when the URL is right and the
+    user can act on it: busy, read-only or full; None for any other error."""
     # Extended result codes (SQLITE_BUSY_SNAPSHOT, say) keep the primary one in
     # their low byte.
-    code = getattr(cause, "sqlite_errorcode", None)
-    if isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY:
-        # The URL is right: the store answered, but not within the wait. Read
-        # now, so the message tells the wait that was actually made.
-        return StoreUnavailable(
+    code = getattr(error, "sqlite_errorcode", None)
+    code = code & 0xFF if isinstance(code, int) else None
+    if code == sqlite3.SQLITE_BUSY:
+        # Read now, so the message tells the wait that was actually made.
+        return (
             f"the SQLite store at {where} is busy: another process has held its "
             f"write lock for {database.BUSY_TIMEOUT_SECONDS:g} s; try again once it "
             "is done."
         )
+    if code == sqlite3.SQLITE_READONLY:
+        return (
+            f"the SQLite store at {where} cannot be written: its file, or the "
+            "folder it is in, is read-only to this user."
+        )
+    if code == sqlite3.SQLITE_FULL:
+        return (
+            f"the disk of the SQLite store at {where} is full: the store, or a "
+            "rebuild's scratch file beside it, could not grow; free some space and "
+            "try again."
+        )
+    return None
+
+
+def _sqlite_unavailable(
+    where: Path, reason: str, cause: BaseException | None = None
+) -> StoreUnavailable:
     return StoreUnavailable(
-        f"cannot open the SQLite store at {where}: {reason}; check "
+        sqlite_refusal(where, cause)
+        or f"cannot open the SQLite store at {where}: {reason}; check "
         "QUALIFY_DATABASE_URL."
     )
 

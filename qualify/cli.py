@@ -39,14 +39,19 @@ from domain.imports import (
 from domain.learners import latest_completion_date
 from domain.principal import Principal, Role
 from graph.auth import DEFAULT_LIFETIME, RS256, issue_token
-from projections import database
 from projections.applied import UnreadableEvent
 from projections.follower import StoreChanged
 from projections.integrity import chained_entries
 from projections.integrity import check as check_integrity
 from projections.rebuild import ScratchUnusable, rebuild
 from projections.verification import verify
-from qualify.bootstrap import all_projections, build, catching_up, store_exists
+from qualify.bootstrap import (
+    all_projections,
+    build,
+    catching_up,
+    sqlite_refusal,
+    store_exists,
+)
 from qualify.config import (
     DEFAULT_DATABASE_URL,
     ConfigurationError,
@@ -405,7 +410,8 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
         if p.rebuildable and (not args.names or p.name in args.names)
     ]
 
-    backend = build(Settings.from_environment())
+    settings = Settings.from_environment()
+    backend = build(settings)
     try:
         bar = _Progress(1, "rebuilding", "position")
         started = time.perf_counter()
@@ -434,7 +440,9 @@ def _projections_rebuild(args: argparse.Namespace) -> int:
             )
             return USAGE_ERROR
         except sqlite3.OperationalError as error:
-            refusal = _sqlite_refusal(error)
+            location = store_location(settings.database_url)
+            assert isinstance(location, SQLiteLocation)
+            refusal = sqlite_refusal(Path(location.path).absolute(), error)
             if refusal is None:
                 raise
             bar.done()
@@ -763,28 +771,6 @@ class _Progress:
     def done(self) -> None:
         if self.shown >= 0:
             print(file=sys.stderr)
-
-
-def _sqlite_refusal(error: sqlite3.OperationalError) -> str | None:
-    """Why a SQLite store refused a write, in a sentence, if a user can act on it."""
-    # Extended result codes keep the primary one in their low byte.
-    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
-    if code == sqlite3.SQLITE_BUSY:
-        return (
-            "the store is busy: another process held its write lock for "
-            f"{database.BUSY_TIMEOUT_SECONDS:g} s; try again once it is done."
-        )
-    if code == sqlite3.SQLITE_READONLY:
-        return (
-            "the store cannot be written: its file, or the folder it is in, is "
-            "read-only to this user."
-        )
-    if code == sqlite3.SQLITE_FULL:
-        return (
-            "the disk is full: the store, or the rebuild's scratch file beside it, "
-            "could not grow; free some space and rebuild again."
-        )
-    return None
 
 
 def _fail(message: str) -> None:

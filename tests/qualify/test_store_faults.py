@@ -209,8 +209,9 @@ def test_a_rebuild_whose_switch_waits_beyond_the_wait_changes_nothing(
 
     assert (status, out) == (2, "")
     assert err.endswith(
-        "events/s\nqualify: the store is busy: another process held its write lock for "
-        "0.2 s; try again once it is done. Nothing was changed.\n"
+        f"events/s\nqualify: the SQLite store at {store} is busy: another process "
+        "has held its write lock for 0.2 s; try again once it is done. Nothing was "
+        "changed.\n"
     )
     assert _dump(store) == before
     assert not Path(f"{store}.rebuild").exists()
@@ -236,8 +237,8 @@ def test_a_rebuild_of_a_store_it_cannot_write_refuses_before_building(
 
     assert (status, out) == (2, "")
     assert _last_line(err) == (
-        "qualify: the store cannot be written: its file, or the folder it is in, "
-        "is read-only to this user. Nothing was changed.\n"
+        f"qualify: the SQLite store at {store} cannot be written: its file, or the "
+        "folder it is in, is read-only to this user. Nothing was changed.\n"
     )
     assert built == []
     assert _dump(store) == before
@@ -262,9 +263,9 @@ def test_a_rebuild_that_runs_out_of_room_changes_nothing(
 
     assert (status, out) == (2, "")
     assert _last_line(err) == (
-        "qualify: the disk is full: the store, or the rebuild's scratch file beside "
-        "it, could not grow; free some space and rebuild again. Nothing was "
-        "changed.\n"
+        f"qualify: the disk of the SQLite store at {store} is full: the store, or a "
+        "rebuild's scratch file beside it, could not grow; free some space and try "
+        "again. Nothing was changed.\n"
     )
     assert _dump(store) == before
     assert not Path(f"{store}.rebuild").exists()
