@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TypeVar
+from operator import itemgetter
+from typing import NamedTuple, TypeVar
 from uuid import UUID
 
 from domain.codes import normalise_code
@@ -100,9 +101,12 @@ class Problem:
             object.__setattr__(self, "value", shown)
 
 
-@dataclass(frozen=True)
-class Row:
-    """One data row, every cell checked on its own."""
+class Row(NamedTuple):
+    """One data row, every cell checked on its own.
+
+    A tuple, not a dataclass: a file makes one per row, and a frozen dataclass
+    costs twice as much to build.
+    """
 
     number: int
     record_id: str | None
@@ -168,9 +172,11 @@ def read_file(
     columns = _columns(headings[1], parsed)
 
     unnamed = [i for i, name in enumerate(headings[1]) if not name.strip()]
+    names = tuple(columns)
+    pick = itemgetter(*columns.values())
     ids: dict[str, list[int]] = {}
     for number, cells in records:
-        if not any(cell.strip() for cell in cells):
+        if not "".join(cells).strip():
             parsed.blank_rows.append(number)
             continue
         if len(cells) != len(headings[1]):
@@ -195,11 +201,16 @@ def read_file(
             if cells[index].strip()
         ]
         parsed.problems += stray
-        # A line break inside a quoted cell reads as one, however it was written.
-        values = {
-            name: unneutralise(cells[index].replace("\r\n", "\n"))
-            for name, index in columns.items()
-        }
+        values = dict(zip(names, pick(cells), strict=True))
+        joined = "".join(values.values())
+        if "\r" in joined or "'" in joined:
+            # A line break inside a quoted cell reads as one, however it was
+            # written, and an exported formula loses its guard mark. Most rows
+            # hold neither a CR nor an apostrophe and skip this step.
+            values = {
+                name: unneutralise(cell.replace("\r\n", "\n"))
+                for name, cell in values.items()
+            }
         ids.setdefault(_id_key(values[RECORD_ID]), []).append(number)
         # The named cells of a row with a stray value are still checked, so that
         # every problem of the row is reported at once; the row itself is not read.
@@ -278,6 +289,42 @@ def _columns(headings: list[str], parsed: ParsedFile) -> dict[str, int]:
 def _row(
     number: int, values: dict[str, str], today: date, problems: list[Problem]
 ) -> Row | None:
+    try:
+        return _read_row(number, values, today)
+    except InvalidInput:
+        return _checked_row(number, values, today, problems)
+
+
+def _read_row(number: int, values: dict[str, str], today: date) -> Row:
+    """The row, if every cell reads; the first cell that does not raises.
+
+    Most rows of most files read: this path spares them the bookkeeping of
+    ``_checked_row``, which then reads a row that raised here again, cell by
+    cell, to report every problem it has. Both call the same readers.
+    """
+    record_id = _record_id(values[RECORD_ID])
+    record_type = _record_type(values[RECORD_TYPE])
+    delete = _delete(values[DELETE])
+    if delete and record_id is None:
+        raise InvalidInput(_DELETE_NEEDS_ID)
+    return Row(
+        number,
+        record_id,
+        normalise_username(values[NAME]),
+        record_type,
+        _object_id(values[OBJECT_ID], record_type),
+        check_title(values[TITLE]),
+        check_text(values[PROVIDER], PROVIDER),
+        _completion_date(values[COMPLETION_DATE], today),
+        check_text(values[OTHER], OTHER),
+        _code(values[CODE]),
+        delete,
+    )
+
+
+def _checked_row(
+    number: int, values: dict[str, str], today: date, problems: list[Problem]
+) -> Row | None:
     found: list[Problem] = []
 
     def check(column: str, read: Callable[[str], T]) -> T | None:
@@ -295,15 +342,13 @@ def _row(
     provider = check(PROVIDER, lambda v: check_text(v, PROVIDER))
     completed = check(COMPLETION_DATE, lambda v: _completion_date(v, today))
     other = check(OTHER, lambda v: check_text(v, OTHER))
-    code = check(CODE, lambda v: normalise_code(v) if v.strip() else None)
+    code = check(CODE, _code)
     delete = check(DELETE, _delete)
     object_id = None
     if isinstance(record_type, RecordType):
         object_id = check(OBJECT_ID, lambda v: _object_id(v, record_type))
     if delete is True and record_id is None and not found:
-        found.append(
-            Problem(number, DELETE, values[DELETE], "Deleting needs the Record Id")
-        )
+        found.append(Problem(number, DELETE, values[DELETE], _DELETE_NEEDS_ID))
 
     if found:
         problems.extend(found)
@@ -325,6 +370,13 @@ def _row(
         code=code,
         delete=bool(delete),
     )
+
+
+_DELETE_NEEDS_ID = "Deleting needs the Record Id"
+
+
+def _code(value: str) -> str | None:
+    return normalise_code(value) if value.strip() else None
 
 
 def _sentence(message: str) -> str:
