@@ -936,16 +936,26 @@ class Qualify:
         code_id: str | None,
         batch: _ImportBatch,
     ) -> RowOutcome:
-        # Derived from the file and the learner's state, so a dry run and the real
-        # import of the same file report the same new ids.
-        record_id = name_based_id(
-            learner.id, f"{batch.checksum}:{row.number}:{learner.version}"
-        )
+        # Derived from the file and the row, so a dry run and the real import of
+        # the same file report the same new ids, and importing the file again
+        # finds the records it made.
+        record_id = name_based_id(learner.id, f"{batch.checksum}:{row.number}")
         record = _imported_record(row, record_id, code_id)
         held = batch.trainings(learner)
         earlier = held.get(_training_key(record))
+        if earlier == record_id:
+            return RowOutcome(row.number, Action.UNCHANGED, record_id)
         if earlier is not None:
             return RowOutcome(row.number, Action.DUPLICATE, earlier)
+        if record_id in learner.records or record_id in learner.deleted_records:
+            # The record this row made was changed or deleted since: the row makes
+            # another, named after the learner's state as well.
+            record = replace(
+                record,
+                record_id=name_based_id(
+                    learner.id, f"{batch.checksum}:{row.number}:{learner.version}"
+                ),
+            )
         if code_id:
             unit.record_deltas[code_id] += 1
         learner.add_record(record)

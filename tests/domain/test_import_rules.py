@@ -685,14 +685,69 @@ def test_importing_the_same_file_twice_changes_nothing_the_second_time(
         (5, Action.CREATED),
     ]
     assert second.rows == [
-        RowOutcome(2, Action.DUPLICATE, first.rows[0].record_id),
+        RowOutcome(2, Action.UNCHANGED, first.rows[0].record_id),
         RowOutcome(3, Action.UNCHANGED, to_update),
         RowOutcome(4, Action.UNCHANGED, to_delete),
-        RowOutcome(5, Action.DUPLICATE, first.rows[3].record_id),
+        RowOutcome(5, Action.UNCHANGED, first.rows[3].record_id),
     ]
     assert second.import_id is None
     assert position(backend) == after_first
     assert [summary(r) for r in records_of(backend)] == records
+
+
+def test_a_file_imported_again_still_reports_its_duplicates_as_duplicates(
+    backend: Backend, seed: Seed
+) -> None:
+    existing = manual_record(backend, code="CLAESS")
+    data = csv_file(
+        import_row(code="CLAESS"),
+        import_row(code="CLAROTAT"),
+        import_row(code="CLAROTAT"),
+    )
+    first = do_import(backend, data)
+
+    second = do_import(backend, data)
+
+    made = first.rows[1].record_id
+    assert first.rows == [
+        RowOutcome(2, Action.DUPLICATE, existing),
+        RowOutcome(3, Action.CREATED, made),
+        RowOutcome(4, Action.DUPLICATE, made),
+    ]
+    assert second.rows == [
+        RowOutcome(2, Action.DUPLICATE, existing),
+        RowOutcome(3, Action.UNCHANGED, made),
+        RowOutcome(4, Action.DUPLICATE, made),
+    ]
+
+
+def test_a_file_imported_again_after_its_record_was_deleted_makes_it_anew(
+    backend: Backend, seed: Seed
+) -> None:
+    data = csv_file(import_row(code="CLAROTAT"))
+    made = do_import(backend, data).rows[0].record_id
+    run(backend, c.DeleteRecord(made))
+
+    again = do_import(backend, data)
+
+    assert actions(again) == [(2, Action.CREATED)]
+    assert again.rows[0].record_id != made
+    assert [r.record_id for r in records_of(backend)] == [again.rows[0].record_id]
+
+
+def test_a_file_imported_again_after_its_record_was_changed_makes_another(
+    backend: Backend, seed: Seed
+) -> None:
+    data = csv_file(import_row(code="CLAROTAT", title="Rotation"))
+    made = do_import(backend, data).rows[0].record_id
+    do_import(
+        backend, csv_file(import_row(record_id=made, code="CLAROTAT", title="Other"))
+    )
+
+    again = do_import(backend, data)
+
+    assert actions(again) == [(2, Action.CREATED)]
+    assert sorted(r.title for r in records_of(backend)) == ["Other", "Rotation"]
 
 
 # Dry runs
@@ -959,7 +1014,7 @@ def test_a_file_that_changes_nothing_is_not_applied(
 
     assert first.applied is True
     assert second.applied is False
-    assert [row.action for row in second.rows] == [Action.DUPLICATE]
+    assert [row.action for row in second.rows] == [Action.UNCHANGED]
 
 
 def test_an_import_runs_with_garbage_collection_paused_and_gives_it_back(

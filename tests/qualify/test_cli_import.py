@@ -147,7 +147,7 @@ def test_importing_the_same_file_twice_changes_nothing_the_second_time(
 
     assert status == 0
     assert capsys.readouterr().out == (
-        f"records.csv changed nothing: {COUNTS.format(0, 0, 0, 0, 2)}\n"
+        f"records.csv changed nothing: {COUNTS.format(0, 0, 0, 2, 0)}\n"
     )
     with opened(database_url) as backend:
         assert position(backend) == after_first
