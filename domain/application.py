@@ -988,16 +988,31 @@ class Qualify:
     ) -> None:
         if row.object_id is None:
             return
-        label = RECORD_TYPE_LABELS[row.record_type]
-        if row.record_type is RecordType.LEARNING_PATH:
-            found = unit.find(LearningPath, UUID(row.object_id)) is not None
+        kind = self._object_kind(unit, UUID(row.object_id), row.record_type)
+        if kind is row.record_type:
+            return
+        wanted = RECORD_TYPE_LABELS[row.record_type].lower()
+        if kind is None:
+            problem(OBJECT_ID, row.object_id, f"There is no {wanted} with that id")
         else:
-            content = unit.find(LearningContent, UUID(row.object_id))
-            found = content is not None and content.kind.value == row.record_type
-        if not found:
-            problem(
-                OBJECT_ID, row.object_id, f"There is no {label.lower()} with that id"
-            )
+            found = RECORD_TYPE_LABELS[kind].lower()
+            problem(OBJECT_ID, row.object_id, f"That id is a {found}, not a {wanted}")
+
+    def _object_kind(
+        self, unit: Unit, object_id: UUID, expected: RecordType
+    ) -> RecordType | None:
+        """What ``object_id`` names: a path, a kind of content, or nothing."""
+        # The expected kind is read first; the other only for a row in error, to
+        # say what the id names instead.
+        path = RecordType.LEARNING_PATH
+        if expected is path and unit.find(LearningPath, object_id) is not None:
+            return path
+        content = unit.find(LearningContent, object_id)
+        if content is not None:
+            return RecordType(content.kind.value)
+        if expected is not path and unit.find(LearningPath, object_id) is not None:
+            return path
+        return None
 
     # Access
 
@@ -1152,6 +1167,10 @@ class Qualify:
         target = self._renamed_to(unit, claim)
         if target is not None:
             return f"The qualification code {name} was renamed to {target}."
+        if claim is not None:
+            # The name was a code's once, and that code (by this name or a later
+            # one) was deleted.
+            return f"The qualification code {name} was deleted."
         return f"There is no qualification code {name}."
 
     def _renamed_to(self, unit: Unit, claim: CodeName | None) -> str | None:

@@ -174,7 +174,7 @@ def read_file(
     unnamed = [i for i, name in enumerate(headings[1]) if not name.strip()]
     names = tuple(columns)
     pick = itemgetter(*columns.values())
-    ids: dict[str, list[int]] = {}
+    ids: dict[str, list[tuple[int, str]]] = {}
     for number, cells in records:
         if not "".join(cells).strip():
             parsed.blank_rows.append(number)
@@ -211,7 +211,8 @@ def read_file(
                 name: unneutralise(cell.replace("\r\n", "\n"))
                 for name, cell in values.items()
             }
-        ids.setdefault(_id_key(values[RECORD_ID]), []).append(number)
+        cell = values[RECORD_ID]
+        ids.setdefault(_id_key(cell), []).append((number, cell))
         # The named cells of a row with a stray value are still checked, so that
         # every problem of the row is reported at once; the row itself is not read.
         row = _row(number, values, today, parsed.problems)
@@ -419,7 +420,7 @@ def _object_id(value: str, record_type: RecordType) -> str | None:
 def _completion_date(value: str, today: date) -> date:
     text = value.strip()
     if not _DATE.fullmatch(text):
-        if _SLASHED.fullmatch(text):
+        if _ambiguous(text):
             raise InvalidInput(
                 f"The Completion Date must be written YYYY-MM-DD: {text} could be "
                 "day/month or month/day"
@@ -436,6 +437,14 @@ def _completion_date(value: str, today: date) -> date:
     return day
 
 
+def _ambiguous(text: str) -> bool:
+    # 03/04/2023 reads as March or April; 14/09/2023 and 04/04/2023 read one way.
+    if not _SLASHED.fullmatch(text):
+        return False
+    first, second = (int(part) for part in re.split(r"[/.-]", text)[:2])
+    return first != second and first <= 12 and second <= 12
+
+
 def _delete(value: str) -> bool:
     text = value.strip().upper()
     if text not in ("", "T"):
@@ -445,24 +454,24 @@ def _delete(value: str) -> bool:
     return text == "T"
 
 
-def _refuse_repeated_ids(parsed: ParsedFile, ids: dict[str, list[int]]) -> None:
+def _refuse_repeated_ids(
+    parsed: ParsedFile, ids: dict[str, list[tuple[int, str]]]
+) -> None:
     # Two rows naming one record cannot both be right, so neither is applied,
-    # whatever else is wrong with either of them.
+    # whatever else is wrong with either of them. Each row's problem shows its
+    # own cell: the id may be written differently on each.
     repeated: set[int] = set()
-    for record_id, numbers in ids.items():
-        if not record_id or len(numbers) < 2:
+    for record_id, rows in ids.items():
+        if not record_id or len(rows) < 2:
             continue
-        listed = ", ".join(str(number) for number in numbers)
-        for number in numbers:
+        listed = ", ".join(str(number) for number, _ in rows)
+        for number, cell in rows:
             parsed.problems.append(
                 Problem(
-                    number,
-                    RECORD_ID,
-                    record_id,
-                    f"The same Record Id is on rows {listed}",
+                    number, RECORD_ID, cell, f"The same Record Id is on rows {listed}"
                 )
             )
-        repeated.update(numbers)
+            repeated.add(number)
     if repeated:
         parsed.rows = [row for row in parsed.rows if row.number not in repeated]
 

@@ -132,14 +132,21 @@ def _filter(backend: Backend, token: Principal, request: Request) -> ExportFilte
         )
     whose = whose_records(principal, params.get("username"))
     code = code_name(params.get("code"))
+    completed_from = _day(params.get("from"), "from")
+    completed_to = _day(params.get("to"), "to")
+    if completed_from and completed_to and completed_from > completed_to:
+        # An empty file would read as "no records in that range".
+        raise InvalidInput(
+            "from is later than to: no day lies between them.", field="from"
+        )
     with backend.store.reading() as db:
         learner_id, code_id = record_keys(db, whose.username, code, whose.implied)
     return ExportFilter(
         learner_id=learner_id,
         code_id=code_id,
         among=whose.learner_ids(),
-        completed_from=_day(params.get("from"), "from"),
-        completed_to=_day(params.get("to"), "to"),
+        completed_from=completed_from,
+        completed_to=completed_to,
     )
 
 

@@ -586,6 +586,11 @@ class Query:
         if user is not None:
             info.context.principal.require_view(user)
         name = normalise_code(code) if code else None
+        if completed_from and completed_to and completed_from > completed_to:
+            raise InvalidInput(
+                "completedFrom is later than completedTo: no day lies between them.",
+                field="completedFrom",
+            )
         return export_url(user, name, completed_from, completed_to)
 
 

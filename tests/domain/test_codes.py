@@ -207,7 +207,7 @@ def test_not_found_follows_a_chain_of_renames_to_the_live_code(
     assert refused.value.message == "The qualification code A1 was renamed to C3."
 
 
-def test_a_code_renamed_away_and_then_deleted_is_simply_not_found(
+def test_a_code_renamed_away_and_then_deleted_is_not_found_as_deleted(
     backend: Backend,
 ) -> None:
     run(backend, c.CreateCode("A1"))
@@ -217,7 +217,7 @@ def test_a_code_renamed_away_and_then_deleted_is_simply_not_found(
     with pytest.raises(NotFound) as refused:
         run(backend, c.DeleteCode("A1"))
 
-    assert refused.value.message == "There is no qualification code A1."
+    assert refused.value.message == "The qualification code A1 was deleted."
 
 
 def test_renaming_back_to_the_old_name_reclaims_it(backend: Backend) -> None:
@@ -274,7 +274,7 @@ def test_deleting_a_code_twice_is_not_found(backend: Backend) -> None:
         run(backend, c.DeleteCode("CPR"))
 
     assert refused.value.code == "NOT_FOUND"
-    assert refused.value.message == "There is no qualification code CPR."
+    assert refused.value.message == "The qualification code CPR was deleted."
 
 
 def test_a_code_whose_course_dropped_it_keeps_its_name_free_to_reuse(

@@ -428,7 +428,7 @@ def test_a_deleted_code_is_a_row_error(backend: Backend, seed: Seed) -> None:
     report = rejected(backend, csv_file(import_row(code="CPR")))
 
     assert report.problems == [
-        Problem(2, CODE, "CPR", "There is no qualification code CPR")
+        Problem(2, CODE, "CPR", "The qualification code CPR was deleted")
     ]
 
 
@@ -471,17 +471,17 @@ def test_a_content_or_path_row_naming_an_existing_object_of_its_kind_creates(
 @pytest.mark.parametrize(
     ("label", "which", "reason"),
     [
-        ("Quiz", "course", "There is no quiz with that id"),
-        ("Training Event", "course", "There is no training event with that id"),
-        ("Course", "event", "There is no course with that id"),
-        ("Course", "quiz", "There is no course with that id"),
-        ("Learning Path", "course", "There is no learning path with that id"),
-        ("Course", "path", "There is no course with that id"),
+        ("Quiz", "course", "That id is a course, not a quiz"),
+        ("Training Event", "course", "That id is a course, not a training event"),
+        ("Course", "event", "That id is a training event, not a course"),
+        ("Course", "quiz", "That id is a quiz, not a course"),
+        ("Learning Path", "course", "That id is a course, not a learning path"),
+        ("Course", "path", "That id is a learning path, not a course"),
         ("Course", "none", "There is no course with that id"),
         ("Learning Path", "none", "There is no learning path with that id"),
     ],
 )
-def test_a_row_naming_no_object_of_its_kind_is_a_row_error(
+def test_a_row_naming_no_object_of_its_kind_is_a_row_error_saying_what_it_names(
     backend: Backend, seed: Seed, label: str, which: str, reason: str
 ) -> None:
     object_id = _object(backend, seed, which)

@@ -379,6 +379,10 @@ def test_an_unknown_record_type_is_a_row_problem(label: str) -> None:
     ("value", "reason"),
     [
         ("03/04/2023", WHOLE_DATE_REASON),
+        ("4.3.23", f"{PLAIN_DATE_REASON}: 4.3.23 could be day/month or month/day"),
+        ("14/09/2023", PLAIN_DATE_REASON),
+        ("9/14/2023", PLAIN_DATE_REASON),
+        ("04/04/2023", PLAIN_DATE_REASON),
         ("2023-6-1", PLAIN_DATE_REASON),
         ("20230601", PLAIN_DATE_REASON),
         ("2023-06-01T00:00", PLAIN_DATE_REASON),
@@ -537,19 +541,19 @@ def test_a_file_that_is_not_csv_is_refused_naming_the_line() -> None:
 # The same Record Id twice
 
 
-def test_the_same_record_id_twice_is_a_problem_on_both_rows() -> None:
+def test_the_same_record_id_twice_is_a_problem_on_both_rows_showing_each_cell() -> None:
     parsed = read(
         csv_bytes(
             cells({RECORD_ID: RID}),
             cells({RECORD_ID: OTHER_RID}),
-            cells({RECORD_ID: RID.upper(), TITLE: "Other"}),
+            cells({RECORD_ID: f" {RID.upper()}", TITLE: "Other"}),
         )
     )
 
     assert parsed.rows == [good_row(3, record_id=OTHER_RID)]
     assert parsed.problems == [
         Problem(2, RECORD_ID, RID, "The same Record Id is on rows 2, 4"),
-        Problem(4, RECORD_ID, RID, "The same Record Id is on rows 2, 4"),
+        Problem(4, RECORD_ID, f" {RID.upper()}", "The same Record Id is on rows 2, 4"),
     ]
 
 

@@ -92,5 +92,5 @@ def test_a_record_with_a_code_deleted_meanwhile_is_not_found(
     with pytest.raises(NotFound) as refused:
         run(backend, c.AddTrainingRecord(LEARNER, "First aid", DAY_1, code="RACE"))
 
-    assert refused.value.message == "There is no qualification code RACE."
+    assert refused.value.message == "The qualification code RACE was deleted."
     assert records_of(backend) == []

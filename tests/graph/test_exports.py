@@ -510,6 +510,14 @@ async def test_the_export_without_a_token_is_401(server: Server) -> None:
             },
         ),
         (
+            {"from": "2024-06-03", "to": "2024-06-01"},
+            400,
+            {
+                "message": "from is later than to: no day lies between them.",
+                "extensions": {"code": "INVALID_INPUT", "field": "from"},
+            },
+        ),
+        (
             {"username": "zed"},
             404,
             {
@@ -555,6 +563,23 @@ async def test_the_export_url_field_gives_the_filtered_path(
     )
     response = await export(server, path=url)
     assert _seen(response.content.decode()) == [ALICE_DAY_1]
+
+
+async def test_the_export_url_field_refuses_a_range_ending_before_it_starts(
+    server: Server, client: GraphQLClient
+) -> None:
+    response = await client.post(
+        '{ trainingRecordsExportUrl(completedFrom: "2024-06-03", '
+        'completedTo: "2024-06-01") }'
+    )
+
+    assert response.json()["errors"][0]["message"] == (
+        "completedFrom is later than completedTo: no day lies between them."
+    )
+    assert response.json()["errors"][0]["extensions"] == {
+        "code": "INVALID_INPUT",
+        "field": "completedFrom",
+    }
 
 
 async def test_the_export_url_field_refuses_a_learner_another_learners_url(
