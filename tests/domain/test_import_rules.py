@@ -794,6 +794,19 @@ def test_a_dry_run_report_equals_the_real_one_but_for_dry_run_and_import_id(
     assert replace(dry, dry_run=False, import_id=real.import_id) == real
 
 
+def test_a_dry_run_names_new_records_as_the_real_import_does_after_other_changes(
+    backend: Backend, seed: Seed
+) -> None:
+    data = csv_file(import_row(code="CLAROTAT", title="New"))
+    dry = do_import(backend, data, dry_run=True)
+    manual_record(backend, code="CLAESS", title="Meanwhile")
+
+    real = do_import(backend, data)
+
+    assert actions(real) == [(2, Action.CREATED)]
+    assert real.rows == dry.rows
+
+
 def test_a_dry_run_of_a_bad_file_is_rejected_with_the_real_runs_problems(
     backend: Backend, seed: Seed
 ) -> None:
