@@ -10,10 +10,11 @@ twice.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, TypeVar
@@ -936,31 +937,29 @@ class Qualify:
         code_id: str | None,
         batch: _ImportBatch,
     ) -> RowOutcome:
-        # Derived from the file and the row, so a dry run and the real import of
+        # Named after the file and the row, so a dry run and the real import of
         # the same file report the same new ids, and importing the file again
-        # finds the records it made.
-        record_id = name_based_id(learner.id, f"{batch.checksum}:{row.number}")
-        record = _imported_record(row, record_id, code_id)
+        # finds the records it made. A row whose record was since deleted or
+        # changed makes another, under the row's next name.
+        key = _training_key(
+            code_id, row.completion_date, row.training_provider, row.title
+        )
+        for name in _row_names(batch.checksum, row.number):
+            record_id = name_based_id(learner.id, name)
+            made = learner.records.get(record_id)
+            if made is not None and _key_of(made) == key:
+                return RowOutcome(row.number, Action.UNCHANGED, record_id)
+            if made is None and record_id not in learner.deleted_records:
+                break
         held = batch.trainings(learner)
-        earlier = held.get(_training_key(record))
-        if earlier == record_id:
-            return RowOutcome(row.number, Action.UNCHANGED, record_id)
+        earlier = held.get(key)
         if earlier is not None:
             return RowOutcome(row.number, Action.DUPLICATE, earlier)
-        if record_id in learner.records or record_id in learner.deleted_records:
-            # The record this row made was changed or deleted since: the row makes
-            # another, named after the learner's state as well.
-            record = replace(
-                record,
-                record_id=name_based_id(
-                    learner.id, f"{batch.checksum}:{row.number}:{learner.version}"
-                ),
-            )
         if code_id:
             unit.record_deltas[code_id] += 1
-        learner.add_record(record)
-        held[_training_key(record)] = record.record_id
-        return RowOutcome(row.number, Action.CREATED, record.record_id)
+        learner.add_record(_imported_record(row, record_id, code_id))
+        held[key] = record_id
+        return RowOutcome(row.number, Action.CREATED, record_id)
 
     def _import_code(
         self,
@@ -1450,14 +1449,24 @@ def name_based_id(namespace: UUID, name: str) -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-def _training_key(record: TrainingRecord) -> tuple[object, ...]:
+def _row_names(checksum: str, number: int) -> Iterator[str]:
+    """The names a file's row gives the records it makes, first to last."""
+    yield f"{checksum}:{number}"
+    for later in itertools.count(1):
+        yield f"{checksum}:{number}:{later}"
+
+
+def _training_key(
+    code_id: str | None, completion_date: date, training_provider: str, title: str
+) -> tuple[object, ...]:
     # The import's notion of "the same record again", for one learner: one code,
     # one day, one provider, one title.
-    return (
-        record.code_id,
-        record.completion_date,
-        record.training_provider,
-        record.title,
+    return (code_id, completion_date, training_provider, title)
+
+
+def _key_of(record: TrainingRecord) -> tuple[object, ...]:
+    return _training_key(
+        record.code_id, record.completion_date, record.training_provider, record.title
     )
 
 
@@ -1473,10 +1482,10 @@ class _ImportBatch:
         self._trainings: dict[str, dict[tuple[object, ...], str]] = {}
 
     def trainings(self, learner: Learner) -> dict[tuple[object, ...], str]:
-        """The learner's records by ``_training_key``, kept current by the import."""
+        """The learner's records by ``_key_of``, kept current by the import."""
         if learner.username not in self._trainings:
             self._trainings[learner.username] = {
-                _training_key(r): r.record_id for r in learner.records.values()
+                _key_of(r): r.record_id for r in learner.records.values()
             }
         return self._trainings[learner.username]
 

@@ -442,7 +442,7 @@ def _ambiguous(text: str) -> bool:
     if not _SLASHED.fullmatch(text):
         return False
     first, second = (int(part) for part in re.split(r"[/.-]", text)[:2])
-    return first != second and first <= 12 and second <= 12
+    return first != second and 1 <= first <= 12 and 1 <= second <= 12
 
 
 def _delete(value: str) -> bool:

@@ -733,6 +733,9 @@ def test_a_file_imported_again_after_its_record_was_deleted_makes_it_anew(
     assert actions(again) == [(2, Action.CREATED)]
     assert again.rows[0].record_id != made
     assert [r.record_id for r in records_of(backend)] == [again.rows[0].record_id]
+    assert do_import(backend, data).rows == [
+        RowOutcome(2, Action.UNCHANGED, again.rows[0].record_id)
+    ]
 
 
 def test_a_file_imported_again_after_its_record_was_changed_makes_another(
@@ -748,6 +751,45 @@ def test_a_file_imported_again_after_its_record_was_changed_makes_another(
 
     assert actions(again) == [(2, Action.CREATED)]
     assert sorted(r.title for r in records_of(backend)) == ["Other", "Rotation"]
+    assert do_import(backend, data).rows == [
+        RowOutcome(2, Action.UNCHANGED, again.rows[0].record_id)
+    ]
+
+
+def test_a_file_imported_again_finds_its_own_record_beside_one_made_to_match_it(
+    backend: Backend, seed: Seed
+) -> None:
+    data = csv_file(import_row(code="CLAROTAT", title="Rotation"))
+    made = do_import(backend, data).rows[0].record_id
+    other = (
+        do_import(
+            backend, csv_file(import_row(code="CLAROTAT", title="Rotation, part 2"))
+        )
+        .rows[0]
+        .record_id
+    )
+    do_import(
+        backend,
+        csv_file(import_row(record_id=other, code="CLAROTAT", title="Rotation")),
+    )
+
+    again = do_import(backend, data)
+
+    assert again.rows == [RowOutcome(2, Action.UNCHANGED, made)]
+
+
+def test_a_dry_run_names_a_row_made_anew_as_the_real_import_does(
+    backend: Backend, seed: Seed
+) -> None:
+    data = csv_file(import_row(code="CLAROTAT"))
+    run(backend, c.DeleteRecord(do_import(backend, data).rows[0].record_id))
+    dry = do_import(backend, data, dry_run=True)
+    manual_record(backend, code="CLAESS", title="Meanwhile")
+
+    real = do_import(backend, data)
+
+    assert actions(real) == [(2, Action.CREATED)]
+    assert real.rows == dry.rows
 
 
 # Dry runs

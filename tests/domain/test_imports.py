@@ -383,6 +383,7 @@ def test_an_unknown_record_type_is_a_row_problem(label: str) -> None:
         ("14/09/2023", PLAIN_DATE_REASON),
         ("9/14/2023", PLAIN_DATE_REASON),
         ("04/04/2023", PLAIN_DATE_REASON),
+        ("00/04/2023", PLAIN_DATE_REASON),
         ("2023-6-1", PLAIN_DATE_REASON),
         ("20230601", PLAIN_DATE_REASON),
         ("2023-06-01T00:00", PLAIN_DATE_REASON),
