@@ -721,36 +721,26 @@ def test_a_file_imported_again_still_reports_its_duplicates_as_duplicates(
     ]
 
 
-def test_a_file_imported_again_after_its_record_was_deleted_makes_it_anew(
-    backend: Backend, seed: Seed
+@pytest.mark.parametrize("how", ["deleted", "changed"])
+def test_a_file_imported_again_after_its_record_was_deleted_or_changed_makes_another(
+    backend: Backend, seed: Seed, how: str
 ) -> None:
-    data = csv_file(import_row(code="CLAROTAT"))
+    data = csv_file(import_row(code="CLAROTAT", title="Rotation"))
     made = do_import(backend, data).rows[0].record_id
-    run(backend, c.DeleteRecord(made))
+    if how == "deleted":
+        run(backend, c.DeleteRecord(made))
+    else:
+        changed = import_row(record_id=made, code="CLAROTAT", title="Other")
+        do_import(backend, csv_file(changed))
 
     again = do_import(backend, data)
 
     assert actions(again) == [(2, Action.CREATED)]
     assert again.rows[0].record_id != made
-    assert [r.record_id for r in records_of(backend)] == [again.rows[0].record_id]
-    assert do_import(backend, data).rows == [
-        RowOutcome(2, Action.UNCHANGED, again.rows[0].record_id)
-    ]
-
-
-def test_a_file_imported_again_after_its_record_was_changed_makes_another(
-    backend: Backend, seed: Seed
-) -> None:
-    data = csv_file(import_row(code="CLAROTAT", title="Rotation"))
-    made = do_import(backend, data).rows[0].record_id
-    do_import(
-        backend, csv_file(import_row(record_id=made, code="CLAROTAT", title="Other"))
+    kept = {"deleted": [], "changed": [(made, "Other")]}[how]
+    assert sorted((r.record_id, r.title) for r in records_of(backend)) == sorted(
+        [*kept, (again.rows[0].record_id, "Rotation")]
     )
-
-    again = do_import(backend, data)
-
-    assert actions(again) == [(2, Action.CREATED)]
-    assert sorted(r.title for r in records_of(backend)) == ["Other", "Rotation"]
     assert do_import(backend, data).rows == [
         RowOutcome(2, Action.UNCHANGED, again.rows[0].record_id)
     ]
