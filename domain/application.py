@@ -867,6 +867,8 @@ class Qualify:
         problems: list[Problem],
         by: Principal,
     ) -> RowOutcome | None:
+        # A problem found here shows the cell as read (an id lower-cased, a code
+        # trimmed and upper-cased), not as written: the row keeps no raw cells.
         def problem(column: str, value: str, reason: str) -> None:
             problems.append(Problem(row.number, column, value, reason))
 
