@@ -176,7 +176,8 @@ def read_file(
     pick = itemgetter(*columns.values())
     ids: dict[str, list[tuple[int, str]]] = {}
     for number, cells in records:
-        if not "".join(cells).strip():
+        line = "".join(cells)
+        if not line.strip():
             parsed.blank_rows.append(number)
             continue
         if len(cells) != len(headings[1]):
@@ -202,11 +203,10 @@ def read_file(
         ]
         parsed.problems += stray
         values = dict(zip(names, pick(cells), strict=True))
-        joined = "".join(values.values())
-        if "\r" in joined or "'" in joined:
+        if "\r" in line or "'" in line:
             # A line break inside a quoted cell reads as one, however it was
             # written, and an exported formula loses its guard mark. Most rows
-            # hold neither a CR nor an apostrophe and skip this step.
+            # hold neither a CR nor an apostrophe anywhere and skip this step.
             values = {
                 name: unneutralise(cell.replace("\r\n", "\n"))
                 for name, cell in values.items()
